@@ -1,0 +1,66 @@
+//! The command line (SPEC §1). `--config` is global; it defaults to
+//! `$TOKENMINT_CONFIG`, then `config/tokenmint.toml`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::secret_hash::DEFAULT_ITERATIONS;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokenmint",
+    version,
+    about = "A stateless OAuth 2.0 client-credentials token service"
+)]
+pub struct Cli {
+    /// Configuration file [default: $TOKENMINT_CONFIG, then config/tokenmint.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default)
+    Serve,
+    /// Load and validate the configuration, keys and TLS files; print a summary
+    CheckConfig,
+    /// Write a new PKCS#8 PEM private key into the keys directory and print its kid
+    Keygen {
+        /// ES256, ES384, EdDSA, RS256 or PS256
+        #[arg(long)]
+        alg: String,
+        /// Directory [default: keys.dir of the configuration, else keys]
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Read a client secret on stdin and print the secret_hash to put in the config
+    HashSecret {
+        /// PBKDF2 iterations
+        #[arg(long, default_value_t = DEFAULT_ITERATIONS)]
+        iterations: u32,
+    },
+    /// Generate a strong secret for a new client; print it once, then a [[clients]] block
+    NewClient {
+        #[arg(long)]
+        id: String,
+        /// Space-separated scopes the client may ask for
+        #[arg(long)]
+        scopes: Option<String>,
+    },
+    /// Decode a token and verify it against the local keys or a JWK Set
+    Inspect {
+        token: String,
+        /// URL (http/https) or file of a JWK Set [default: the keys of the configuration]
+        #[arg(long, value_name = "URL-or-FILE")]
+        jwks: Option<String>,
+    },
+}
+
+impl Cli {
+    pub fn config_path(&self) -> PathBuf {
+        crate::config::default_path(self.config.clone())
+    }
+}

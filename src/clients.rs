@@ -1,0 +1,224 @@
+//! The configured clients, looked up by id, and secret verification:
+//! constant-time for plaintext (development) secrets, PBKDF2 for hashed ones
+//! behind a verified-secret cache, and a dummy check for unknown ids so that
+//! an unknown id is never cheaper than a wrong secret.
+//!
+//! The cache is keyed by HMAC-SHA256(per-registry random key, id ‖ 0 ‖
+//! secret), never by the secret; only successes enter it, and it lives and
+//! dies with the snapshot, so a reload (secret rotation) empties it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use ring::hmac;
+
+use crate::config::{ClientSecret, ClientSettings, Settings};
+use crate::crypto::{ct_eq, sha256};
+use crate::secret_hash::{SecretHash, DEFAULT_ITERATIONS};
+
+const CACHE_CAPACITY: usize = 10_000;
+
+/// A configured client, with the per-client parts of every token prebuilt.
+#[derive(Debug)]
+pub struct Client {
+    pub settings: ClientSettings,
+    /// `"sub":"…","client_id":"…"` — JSON-escaped once.
+    pub identity_json: String,
+    /// The default `aud` claim value (string or array), JSON.
+    pub default_aud_json: String,
+    /// `,"name":value…` for the client's extra claims, or empty.
+    pub extra_claims_json: String,
+}
+
+impl Client {
+    fn new(settings: ClientSettings) -> Self {
+        let id = json_string(&settings.id);
+        let mut extra = String::new();
+        for (name, value) in &settings.claims {
+            extra.push(',');
+            extra.push_str(&json_string(name));
+            extra.push(':');
+            extra.push_str(&value.to_string());
+        }
+        Self {
+            identity_json: format!("\"sub\":{id},\"client_id\":{id}"),
+            default_aud_json: aud_json(&settings.audience),
+            extra_claims_json: extra,
+            settings,
+        }
+    }
+
+    fn has_hashed_secret(&self) -> bool {
+        self.settings
+            .secrets
+            .iter()
+            .any(|s| matches!(s, ClientSecret::Hashed(_)))
+    }
+}
+
+/// JSON for an `aud` claim: a string for one audience, else an array
+/// (RFC 7519 §4.1.3).
+pub fn aud_json<S: AsRef<str>>(audiences: &[S]) -> String {
+    match audiences {
+        [one] => json_string(one.as_ref()),
+        many => serde_json::to_string(&many.iter().map(AsRef::as_ref).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".into()),
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// The verdict of the cheap path.
+pub enum Check {
+    Valid,
+    Invalid,
+    /// Needs PBKDF2: run [`ClientRegistry::verify_slow`] off the workers.
+    NeedsHashing,
+}
+
+pub struct ClientRegistry {
+    clients: HashMap<String, Arc<Client>>,
+    /// Verified for unknown ids, at the cost a real hashed client pays.
+    dummy_hash: Option<SecretHash>,
+    cache_key: hmac::Key,
+    cache: Mutex<HashSet<[u8; 32]>>,
+}
+
+impl std::fmt::Debug for ClientRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRegistry")
+            .field("clients", &self.clients.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientRegistry {
+    pub fn new(settings: &Settings) -> Result<Self, ring::error::Unspecified> {
+        let clients: HashMap<_, _> = settings
+            .clients
+            .iter()
+            .map(|c| (c.id.clone(), Arc::new(Client::new(c.clone()))))
+            .collect();
+        let dummy_hash = if clients.values().any(|c| c.has_hashed_secret()) {
+            let mut secret = [0u8; 16];
+            crate::crypto::random_bytes(&mut secret)?;
+            let cost = clients
+                .values()
+                .flat_map(|c| c.settings.secrets.iter())
+                .filter_map(|s| match s {
+                    ClientSecret::Hashed(h) => Some(h.iterations()),
+                    ClientSecret::Plain(_) => None,
+                })
+                .max()
+                .unwrap_or(DEFAULT_ITERATIONS);
+            let hashed = SecretHash::hash(&base64_of(&secret), cost)?;
+            SecretHash::parse(&hashed).ok()
+        } else {
+            None
+        };
+        Ok(Self {
+            clients,
+            dummy_hash,
+            cache_key: hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())?,
+            cache: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Looks up the first of `ids` that names a configured client.
+    pub fn find(&self, ids: &[String]) -> Option<&Arc<Client>> {
+        ids.iter().find_map(|id| self.clients.get(id))
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Client>> {
+        self.clients.get(id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Client>> {
+        self.clients.values()
+    }
+
+    /// Plaintext secrets and cached successes; never hashes.
+    pub fn verify_fast(&self, client: Option<&Client>, secrets: &[String]) -> Check {
+        let Some(client) = client else {
+            return if self.dummy_hash.is_some() {
+                Check::NeedsHashing
+            } else {
+                // Same work as a plaintext comparison, same answer every time.
+                let _ = ct_eq(&sha256(secrets[0].as_bytes()), &[0u8; 32]);
+                Check::Invalid
+            };
+        };
+        let mut plain_ok = false;
+        for stored in &client.settings.secrets {
+            if let ClientSecret::Plain(digest) = stored {
+                for s in secrets {
+                    plain_ok |= ct_eq(&sha256(s.as_bytes()), digest);
+                }
+            }
+        }
+        if plain_ok {
+            return Check::Valid;
+        }
+        if !client.has_hashed_secret() {
+            return Check::Invalid;
+        }
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if secrets
+            .iter()
+            .any(|s| cache.contains(&self.cache_tag(&client.settings.id, s)))
+        {
+            Check::Valid
+        } else {
+            Check::NeedsHashing
+        }
+    }
+
+    /// PBKDF2 against the client's hashes (or the dummy for an unknown id).
+    /// Slow by design: call it from a blocking pool.
+    pub fn verify_slow(&self, client: Option<&Client>, secrets: &[String]) -> bool {
+        let Some(client) = client else {
+            if let Some(dummy) = &self.dummy_hash {
+                let _ = dummy.verify(&secrets[0]);
+            }
+            return false;
+        };
+        for stored in &client.settings.secrets {
+            if let ClientSecret::Hashed(hash) = stored {
+                for s in secrets {
+                    if hash.verify(s) {
+                        self.remember(&client.settings.id, s);
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    fn remember(&self, id: &str, secret: &str) {
+        let tag = self.cache_tag(id, secret);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_CAPACITY {
+            // Crude but bounded: real clients re-verify once and come back.
+            cache.clear();
+        }
+        cache.insert(tag);
+    }
+
+    fn cache_tag(&self, id: &str, secret: &str) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.cache_key);
+        ctx.update(id.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(secret.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

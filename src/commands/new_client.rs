@@ -1,0 +1,43 @@
+//! `tokenmint new-client`: a strong random secret, printed once on a line
+//! of its own, then a `[[clients]]` block holding only its hash.
+
+use anyhow::{anyhow, bail};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use crate::oauth::scope;
+use crate::secret_hash::{SecretHash, DEFAULT_ITERATIONS};
+
+pub fn run(id: &str, scopes: Option<&str>) -> anyhow::Result<()> {
+    if id.is_empty() || id.chars().any(char::is_control) {
+        bail!("--id must be non-empty and without control characters");
+    }
+    let scopes: Vec<&str> = match scopes.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => scope::parse(s).ok_or_else(|| {
+            anyhow!("--scopes must be scope tokens separated by single spaces (RFC 6749 §3.3)")
+        })?,
+        None => Vec::new(),
+    };
+    let mut raw = [0u8; 32]; // 256 bits
+    crate::crypto::random_bytes(&mut raw)
+        .map_err(|_| anyhow!("the system random generator failed"))?;
+    let secret = URL_SAFE_NO_PAD.encode(raw);
+    let hash = SecretHash::hash(&secret, DEFAULT_ITERATIONS)
+        .map_err(|_| anyhow!("the system random generator failed"))?;
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    eprintln!("The first line is the client secret for {id}. It is shown only this once: hand it to the client now.");
+    println!("{secret}");
+    println!();
+    println!("[[clients]]");
+    println!("id = {}", quote(id));
+    println!("secret_hash = {}", quote(&hash));
+    println!(
+        "scopes = [{}]",
+        scopes
+            .iter()
+            .map(|s| quote(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The configuration exactly as written (TOML + `TOKENMINT_` environment),
+//! with serde defaults from SPEC §2. Unknown keys are refused here so that a
+//! typo never silently falls back to a default. Nothing is checked beyond
+//! types; `validate` turns this into `Settings`.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub issuer: String,
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub keys: RawKeys,
+    #[serde(default)]
+    pub tokens: RawTokens,
+    #[serde(default)]
+    pub grants: RawGrants,
+    #[serde(default)]
+    pub throttle: RawThrottle,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub clients: Vec<RawClient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub listen: String,
+    pub admin_listen: Option<String>,
+    pub workers: usize,
+    pub tls: Option<RawTls>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9443".into(),
+            admin_listen: None,
+            workers: 0,
+            tls: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawKeys {
+    pub dir: String,
+    pub active: Option<String>,
+    pub generate_if_missing: bool,
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        Self {
+            dir: "keys".into(),
+            active: None,
+            generate_if_missing: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTokens {
+    pub default_ttl: u64,
+    pub max_ttl: u64,
+    pub audience: Vec<String>,
+    pub jwks_max_age: u64,
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        Self {
+            default_ttl: 3600,
+            max_ttl: 86400,
+            audience: Vec::new(),
+            jwks_max_age: 300,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGrants {
+    pub client_credentials: RawClientCredentials,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawClientCredentials {
+    pub enable: bool,
+    pub scope_policy: ScopePolicy,
+}
+
+impl Default for RawClientCredentials {
+    fn default() -> Self {
+        Self {
+            enable: true,
+            scope_policy: ScopePolicy::Reject,
+        }
+    }
+}
+
+/// What to do with a requested scope the client may not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopePolicy {
+    /// `invalid_scope` (RFC 6749 §5.2).
+    #[default]
+    Reject,
+    /// Grant the allowed part, as WSO2 does; nothing left = default scopes.
+    Intersect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawThrottle {
+    pub failures_per_client: u32,
+    pub failures_per_address: u32,
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for RawThrottle {
+    fn default() -> Self {
+        Self {
+            failures_per_client: 10,
+            failures_per_address: 30,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    pub id: String,
+    pub secret: Option<String>,
+    pub secret_hash: Option<String>,
+    pub previous_secret_hash: Option<String>,
+    pub grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    #[serde(default)]
+    pub audience: Vec<String>,
+    pub token_ttl: Option<u64>,
+    pub auth_methods: Option<Vec<String>>,
+    #[serde(default)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}

@@ -1,0 +1,22 @@
+//! tokenmint: a stateless OAuth 2.0 client-credentials token service that
+//! mints RFC 9068 JWT access tokens. The binary is a thin shell over this
+//! library; tests start [`startup::Application`] on port 0.
+
+pub mod cli;
+pub mod clients;
+pub mod commands;
+pub mod config;
+pub mod crypto;
+pub mod keys;
+pub mod metrics;
+pub mod oauth;
+pub mod reload;
+pub mod routes;
+pub mod secret_hash;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod tls;
+pub mod token;
+
+pub use startup::Application;

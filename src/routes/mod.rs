@@ -1,0 +1,67 @@
+//! The only place paths are spelled. `public` is the listener clients and
+//! resource servers use; `admin` holds the operations endpoints, mounted on
+//! the public listener too when no `admin_listen` is configured.
+
+mod body;
+mod discovery;
+mod introspect;
+mod jwks;
+mod ops;
+mod token;
+
+use actix_web::{web, HttpResponse};
+
+use crate::oauth::OAuthError;
+
+pub use token::ClientLabel;
+
+const ALLOW_POST: &str = "POST";
+const ALLOW_GET: &str = "GET, HEAD";
+
+pub fn public(cfg: &mut web::ServiceConfig) {
+    for path in ["/oauth2/token", "/token"] {
+        cfg.service(
+            web::resource(path)
+                .route(web::post().to(token::token))
+                .default_service(web::to(not_allowed_post)),
+        );
+    }
+    for path in ["/jwks", "/.well-known/jwks.json"] {
+        cfg.service(
+            web::resource(path)
+                .route(web::get().to(jwks::jwks))
+                .route(web::head().to(jwks::jwks))
+                .default_service(web::to(not_allowed_get)),
+        );
+    }
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        cfg.service(
+            web::resource(path)
+                .route(web::get().to(discovery::discovery))
+                .route(web::head().to(discovery::discovery))
+                .default_service(web::to(not_allowed_get)),
+        );
+    }
+    cfg.service(
+        web::resource("/oauth2/introspect")
+            .route(web::post().to(introspect::introspect))
+            .default_service(web::to(not_allowed_post)),
+    );
+}
+
+pub fn admin(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(ops::metrics))
+        .route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz));
+}
+
+async fn not_allowed_post() -> Result<HttpResponse, OAuthError> {
+    Err(OAuthError::MethodNotAllowed { allow: ALLOW_POST })
+}
+
+async fn not_allowed_get() -> Result<HttpResponse, OAuthError> {
+    Err(OAuthError::MethodNotAllowed { allow: ALLOW_GET })
+}

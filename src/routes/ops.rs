@@ -1,0 +1,25 @@
+//! Operations endpoints: `/metrics`, `/healthz`, `/readyz`.
+
+use actix_web::{web, HttpResponse};
+
+use crate::state::AppState;
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// A snapshot always holds a valid config and a signing key: one that
+/// failed to build never replaces the current one.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let snapshot = state.snapshot();
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ready",
+        "active_kid": snapshot.keys.active().kid,
+    }))
+}

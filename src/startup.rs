@@ -1,0 +1,195 @@
+//! Build, then run (zero-to-production's shape): [`Application::build`] binds
+//! the listeners (port 0 friendly, so tests learn the port from
+//! `local_addr`), [`Application::run_until_stopped`] serves until SIGTERM
+//! (graceful) and reloads on SIGHUP. actix's own signal handling is off
+//! because two servers must stop together.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+
+use crate::config::LoadedConfig;
+use crate::metrics::Metrics;
+use crate::state::{AppState, Snapshot};
+use crate::telemetry::access_log;
+
+pub struct Application {
+    port: u16,
+    admin_port: Option<u16>,
+    tls: bool,
+    public: Server,
+    admin: Option<Server>,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Loads keys, builds the snapshot and binds every listener; nothing is
+    /// served until [`run_until_stopped`](Self::run_until_stopped).
+    pub fn build(loaded: LoadedConfig) -> anyhow::Result<Self> {
+        crate::crypto::install_jwt_provider();
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+        let settings = loaded.settings;
+        let config_path = settings.source.clone();
+        let tls = match &settings.server.tls {
+            Some(tls) => {
+                let (config, warnings) = crate::tls::server_config(tls)?;
+                for warning in warnings {
+                    tracing::warn!("{warning}");
+                }
+                Some(config)
+            }
+            None => None,
+        };
+        let server = settings.server.clone();
+        let (snapshot, notes) = Snapshot::build(settings)?;
+        for note in notes {
+            tracing::warn!("{note}");
+        }
+        tracing::info!(
+            kid = %snapshot.keys.active().kid,
+            alg = crate::keys::alg_name(snapshot.keys.active().alg),
+            keys = snapshot.keys.iter().count(),
+            clients = snapshot.clients.iter().count(),
+            "signing key loaded"
+        );
+        let metrics = Metrics::new().context("while registering metrics")?;
+        let state = web::Data::new(AppState::new(snapshot, metrics, config_path));
+
+        let listener = TcpListener::bind(&server.listen)
+            .with_context(|| format!("while binding server.listen {}", server.listen))?;
+        let port = listener.local_addr()?.port();
+        let admin_listener = match &server.admin_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .with_context(|| format!("while binding server.admin_listen {addr}"))?,
+            ),
+            None => None,
+        };
+        let admin_port = match &admin_listener {
+            Some(l) => Some(l.local_addr()?.port()),
+            None => None,
+        };
+        let ops_on_public = admin_listener.is_none();
+
+        let public_state = state.clone();
+        let mut public = HttpServer::new(move || {
+            App::new()
+                .app_data(public_state.clone())
+                .configure(crate::routes::public)
+                .configure(|cfg| {
+                    if ops_on_public {
+                        crate::routes::admin(cfg);
+                    }
+                })
+                .wrap(from_fn(access_log))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY")),
+                )
+        })
+        .disable_signals()
+        .shutdown_timeout(30);
+        if server.workers > 0 {
+            public = public.workers(server.workers);
+        }
+        let with_tls = tls.is_some();
+        let public = match tls {
+            Some(config) => public.listen_rustls_0_23(listener, config)?,
+            None => public.listen(listener)?,
+        }
+        .run();
+
+        let admin = match admin_listener {
+            Some(listener) => {
+                let admin_state = state.clone();
+                Some(
+                    HttpServer::new(move || {
+                        App::new()
+                            .app_data(admin_state.clone())
+                            .configure(crate::routes::admin)
+                    })
+                    .disable_signals()
+                    .workers(1)
+                    .listen(listener)?
+                    .run(),
+                )
+            }
+            None => None,
+        };
+        Ok(Self {
+            port,
+            admin_port,
+            tls: with_tls,
+            public,
+            admin,
+            state,
+        })
+    }
+
+    /// The bound public port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The bound admin port, when `admin_listen` is set.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin_port
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish),
+    /// reloading on SIGHUP.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handles: Vec<ServerHandle> = std::iter::once(self.public.handle())
+            .chain(self.admin.as_ref().map(Server::handle))
+            .collect();
+        let signals = tokio::spawn(handle_signals(handles, self.state.clone()));
+        let result = match self.admin {
+            Some(admin) => tokio::try_join!(self.public, admin).map(|_| ()),
+            None => self.public.await,
+        };
+        signals.abort();
+        result
+    }
+}
+
+#[cfg(unix)]
+async fn handle_signals(handles: Vec<ServerHandle>, state: web::Data<AppState>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => crate::reload::reload(&state),
+        }
+    }
+    tracing::info!("stopping: finishing in-flight requests");
+    for handle in &handles {
+        handle.stop(true).await;
+    }
+}
+
+#[cfg(not(unix))]
+async fn handle_signals(handles: Vec<ServerHandle>, _state: web::Data<AppState>) {
+    let _ = tokio::signal::ctrl_c().await;
+    for handle in &handles {
+        handle.stop(true).await;
+    }
+}

@@ -1,0 +1,148 @@
+//! The [`Snapshot`]: one consistent view of settings, clients and keys, with
+//! every response body that depends only on them prebuilt (JWK Set + ETag,
+//! discovery). Handlers take the current snapshot from [`AppState`] once per
+//! request; a reload builds a whole new one and swaps it in, so a request
+//! never sees half of a change.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::web::Bytes;
+use arc_swap::ArcSwap;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::clients::ClientRegistry;
+use crate::config::Settings;
+use crate::keys::{alg_name, KeyError, KeySet};
+use crate::metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("while loading keys from {dir}:\n  - {}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  - "))]
+    Keys { dir: PathBuf, errors: Vec<KeyError> },
+    #[error("the system random generator failed")]
+    Random,
+}
+
+impl SnapshotError {
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            SnapshotError::Keys { errors, .. } => errors.iter().map(ToString::to_string).collect(),
+            SnapshotError::Random => vec![self.to_string()],
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pub settings: Settings,
+    pub clients: ClientRegistry,
+    pub keys: KeySet,
+    /// The issuer as a JSON string, for the `iss` claim.
+    pub issuer_json: String,
+    pub jwks_body: Bytes,
+    /// Strong ETag of `jwks_body`, quoted.
+    pub jwks_etag: String,
+    pub jwks_cache_control: String,
+    pub discovery_body: Bytes,
+}
+
+impl Snapshot {
+    /// Loads the keys and prebuilds everything. The second value holds notes
+    /// for the log (a generated development key, loose key permissions).
+    pub fn build(settings: Settings) -> Result<(Self, Vec<String>), SnapshotError> {
+        let (keys, notes) = KeySet::load(
+            &settings.keys.dir,
+            settings.keys.active.as_deref(),
+            settings.keys.generate_if_missing,
+        )
+        .map_err(|errors| SnapshotError::Keys {
+            dir: settings.keys.dir.clone(),
+            errors,
+        })?;
+        let clients = ClientRegistry::new(&settings).map_err(|_| SnapshotError::Random)?;
+        let jwks = keys.jwks().to_string();
+        let jwks_etag = format!(
+            "\"{}\"",
+            &URL_SAFE_NO_PAD.encode(crate::crypto::sha256(jwks.as_bytes()))[..27]
+        );
+        let discovery = discovery_document(&settings, &keys);
+        Ok((
+            Self {
+                issuer_json: serde_json::to_string(&settings.issuer).unwrap_or_default(),
+                jwks_body: Bytes::from(jwks),
+                jwks_etag,
+                jwks_cache_control: format!("public, max-age={}", settings.tokens.jwks_max_age),
+                discovery_body: Bytes::from(discovery.to_string()),
+                clients,
+                keys,
+                settings,
+            },
+            notes,
+        ))
+    }
+}
+
+/// RFC 8414 §2 metadata; every URL derives from the issuer.
+fn discovery_document(settings: &Settings, keys: &KeySet) -> serde_json::Value {
+    let base = settings.base_url();
+    let mut scopes: Vec<&str> = settings
+        .clients
+        .iter()
+        .flat_map(|c| c.scopes.iter().map(String::as_str))
+        .collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    let mut algs: Vec<&str> = keys.iter().map(|k| alg_name(k.alg)).collect();
+    algs.sort_unstable();
+    algs.dedup();
+    let grants: &[&str] = if settings.client_credentials.enable {
+        &["client_credentials"]
+    } else {
+        &[]
+    };
+    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    json!({
+        "issuer": settings.issuer,
+        "token_endpoint": format!("{base}/oauth2/token"),
+        "jwks_uri": format!("{base}/jwks"),
+        "introspection_endpoint": format!("{base}/oauth2/introspect"),
+        "grant_types_supported": grants,
+        "response_types_supported": ["token"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "scopes_supported": scopes,
+        "access_token_signing_alg_values_supported": algs,
+    })
+}
+
+/// What handlers share: the current snapshot, the metrics, and where the
+/// configuration comes from (for reloads).
+pub struct AppState {
+    snapshot: ArcSwap<Snapshot>,
+    pub metrics: Metrics,
+    pub config_path: PathBuf,
+}
+
+impl AppState {
+    pub fn new(snapshot: Snapshot, metrics: Metrics, config_path: PathBuf) -> Self {
+        metrics.set_active_key(&snapshot);
+        Self {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            metrics,
+            config_path,
+        }
+    }
+
+    /// The current snapshot; hold it for the whole request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    pub fn swap(&self, snapshot: Snapshot) {
+        self.metrics.set_active_key(&snapshot);
+        self.snapshot.store(Arc::new(snapshot));
+    }
+}

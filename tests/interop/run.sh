@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# tokenmint interop suite: proves third-party clients and validators accept tokenmint.
+#
+#   bash tests/interop/run.sh            (from the repo root, after `cargo build --release --examples`)
+#
+# Self-installing: creates tests/interop/.venv (pinned python/requirements.txt) and
+# tests/interop/node/node_modules (npm ci from the committed package-lock.json); both are
+# reused while their pins are unchanged.
+#
+# For each algorithm (ES256 ES384 EdDSA RS256 PS256) it runs `tokenmint keygen`, writes a
+# config on a free 127.0.0.1 port, starts `tokenmint serve`, and runs the curl, Python
+# (authlib + PyJWT), Node (openid-client + jose) and Rust (examples/resource_server) checks.
+# Then one multi-key run (all five keys published, one active) and one HTTPS run.
+# Last line: "N passed, N failed" (checks); exit status 1 if anything failed.
+#
+# Environment:
+#   TOKENMINT_BIN        server binary   (default target/release/tokenmint)
+#   RESOURCE_SERVER_BIN  Rust example    (default target/release/examples/resource_server)
+#   INTEROP_ALGS         algorithms to run (default "ES256 ES384 EdDSA RS256 PS256")
+#   INTEROP_KEEP=1       keep the temp dir (configs, keys, server logs) for inspection
+#   INTEROP_SKIP_INSTALL=1  use the existing .venv / node_modules as they are
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/interop/lib.sh
+. "$HERE/lib.sh"
+read -r -a ALGS <<<"${INTEROP_ALGS:-ES256 ES384 EdDSA RS256 PS256}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tokenmint-interop.XXXXXX")
+
+cleanup() {
+  stop_server
+  if [ "${INTEROP_KEEP:-0}" = 1 ]; then echo "(kept $WORK)"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup_all
+
+
+if [ ! -x "$BIN" ]; then
+  fail "tokenmint binary" "$BIN not found (run cargo build --release --examples first)"
+  echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+  exit 1
+fi
+
+
+# ------------------------------------------------------------------ helpers
+
+# run_tool LABEL CMD...: run one checker, stream its output, add its PASS/FAIL lines to the totals.
+run_tool() {
+  local label=$1; shift
+  local out=$WORK/tool.out rc=0 p f s
+  timeout 180 "$@" >"$out" 2>&1 || rc=$?
+  cat "$out"
+  p=$(grep -c '^PASS ' "$out" || true)
+  f=$(grep -c '^FAIL ' "$out" || true)
+  s=$(grep -c '^SKIP ' "$out" || true)
+  TOTAL_PASS=$((TOTAL_PASS + p)); TOTAL_FAIL=$((TOTAL_FAIL + f)); TOTAL_SKIP=$((TOTAL_SKIP + s))
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    fail "$label" "exited with status $rc without reporting a failing check (crash/timeout; output above)"
+  fi
+}
+
+
+# Rust example resource server: valid token accepted, tampered/wrong-audience token rejected.
+rust_checks() {
+  local name=$1 iss=$2
+  if [ ! -x "$RS_BIN" ]; then
+    fail "[$name] rust examples/resource_server" "$RS_BIN missing (cargo build --release --examples)"
+    return 0
+  fi
+  local tok out rc
+  tok=$(get_token "$iss")
+  if [ -z "$tok" ]; then fail "[$name] rust examples/resource_server" "could not obtain a token with curl"; return 0; fi
+  rc=0; out=$(timeout 30 "$RS_BIN" --jwks "$iss/jwks" --issuer "$iss" --audience "$AUD" "$tok" 2>&1) || rc=$?
+  if [ "$rc" = 0 ] && grep -q -- "$CLIENT_ID" <<<"$out"; then
+    pass "[$name] rust examples/resource_server accepts token"
+  else
+    fail "[$name] rust examples/resource_server accepts token" "exit $rc: $(printf '%s' "$out" | head -c 400 | tr '\n' ' ')"
+  fi
+  rc=0; out=$(timeout 30 "$RS_BIN" --jwks "$iss/jwks" --issuer "$iss" --audience "https://other.example" "$tok" 2>&1) || rc=$?
+  if [ "$rc" != 0 ]; then pass "[$name] rust examples/resource_server rejects wrong audience" "exit $rc"
+  else fail "[$name] rust examples/resource_server rejects wrong audience" "exit 0: $(printf '%s' "$out" | head -c 200)"; fi
+  local tampered
+  tampered=$("$PY" - "$tok" <<'EOF'
+import base64, json, sys
+h, p, s = sys.argv[1].split(".")
+claims = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+claims["scope"] = "reports:read reports:write admin"
+print(h + "." + base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode() + "." + s)
+EOF
+)
+  rc=0; out=$(timeout 30 "$RS_BIN" --jwks "$iss/jwks" --issuer "$iss" --audience "$AUD" "$tampered" 2>&1) || rc=$?
+  if [ "$rc" != 0 ]; then pass "[$name] rust examples/resource_server rejects tampered payload" "exit $rc"
+  else fail "[$name] rust examples/resource_server rejects tampered payload" "exit 0: $(printf '%s' "$out" | head -c 200)"; fi
+}
+
+# ------------------------------------------------------------------ per-algorithm runs
+FIRST=1
+declare -A KIDS=()
+for ALG in "${ALGS[@]}"; do
+  log "algorithm $ALG"
+  KID=""
+  keygen "$ALG" "$WORK/keys-$ALG" || continue
+  KIDS[$ALG]=$KID
+  PORT=$(free_port)
+  ISS=http://127.0.0.1:$PORT
+  write_config "$WORK/$ALG.toml" "$ISS" "$PORT" "$WORK/keys-$ALG"
+  start_server "$ALG" "$WORK/$ALG.toml" "$ISS" || continue
+  EXT=()
+  if [ "$FIRST" = 1 ]; then EXT=(--extended --special-id "$SPECIAL_ID" --special-secret "$SPECIAL_SECRET"); FIRST=0; fi
+  run_tool "[$ALG] curl.sh" bash "$HERE/curl.sh" --issuer "$ISS" --tag "$ALG" "${EXT[@]}"
+  run_tool "[$ALG] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg "$ALG" --kid "$KID" \
+    --audience "$AUD" --tag "$ALG" "${EXT[@]}"
+  run_tool "[$ALG] node/interop.mjs" node "$NODE_DIR/interop.mjs" --issuer "$ISS" --alg "$ALG" --kid "$KID" \
+    --audience "$AUD" --tag "$ALG" "${EXT[@]}"
+  rust_checks "$ALG" "$ISS"
+  stop_server
+done
+
+# ------------------------------------------------------------------ multi-key run (key selection by kid)
+if [ "${#KIDS[@]}" -ge 2 ]; then
+  log "multi-key: ${#KIDS[@]} keys published, one active"
+  MK=$WORK/keys-multi
+  mkdir -p "$MK"
+  for ALG in "${!KIDS[@]}"; do cp "$WORK/keys-$ALG"/*.pem "$MK/"; done
+  # Prefer a non-first algorithm as active so "first key in the set" would be wrong.
+  ACTIVE_ALG=""
+  for ALG in ES384 PS256 EdDSA RS256 ES256; do [ -n "${KIDS[$ALG]:-}" ] && { ACTIVE_ALG=$ALG; break; }; done
+  PORT=$(free_port)
+  ISS=http://127.0.0.1:$PORT
+  write_config "$WORK/multi.toml" "$ISS" "$PORT" "$MK" "${KIDS[$ACTIVE_ALG]}"
+  if start_server multi "$WORK/multi.toml" "$ISS"; then
+    out=$(curl -sS --max-time 10 "$ISS/jwks" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))' 2>&1 || true)
+    if [ "$out" = "${#KIDS[@]}" ]; then pass "[multi] /jwks publishes all ${#KIDS[@]} keys"
+    else fail "[multi] /jwks publishes all ${#KIDS[@]} keys" "got: $out"; fi
+    run_tool "[multi] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg "$ACTIVE_ALG" \
+      --kid "${KIDS[$ACTIVE_ALG]}" --audience "$AUD" --tag "multi:$ACTIVE_ALG"
+    run_tool "[multi] node/interop.mjs" node "$NODE_DIR/interop.mjs" --issuer "$ISS" --alg "$ACTIVE_ALG" \
+      --kid "${KIDS[$ACTIVE_ALG]}" --audience "$AUD" --tag "multi:$ACTIVE_ALG"
+    rust_checks "multi:$ACTIVE_ALG" "$ISS"
+    stop_server
+  fi
+fi
+
+# ------------------------------------------------------------------ HTTPS run
+log "https (self-signed, ES256)"
+TLS=$WORK/tls
+mkdir -p "$TLS"
+if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TLS/key.pem" -out "$TLS/cert.pem" \
+     -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >"$TLS/openssl.log" 2>&1; then
+  HK=$WORK/keys-https
+  if KID="" && keygen ES256 "$HK"; then
+    PORT=$(free_port)
+    ISS=https://127.0.0.1:$PORT
+    write_config "$WORK/https.toml" "$ISS" "$PORT" "$HK" "" "$TLS/cert.pem" "$TLS/key.pem"
+    if start_server https "$WORK/https.toml" "$ISS" -k; then
+      run_tool "[https] curl.sh -k" bash "$HERE/curl.sh" --issuer "$ISS" --insecure --tag "https -k"
+      run_tool "[https] curl.sh --cacert" bash "$HERE/curl.sh" --issuer "$ISS" --cacert "$TLS/cert.pem" --tag "https --cacert"
+      http_status=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz" || true)
+      if [ "$http_status" != 200 ]; then pass "[https] plain http to the TLS port is not served" "HTTP '$http_status'"
+      else fail "[https] plain http to the TLS port is not served" "plain http got 200"; fi
+      run_tool "[https] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg ES256 --kid "$KID" \
+        --audience "$AUD" --cacert "$TLS/cert.pem" --tag https
+      run_tool "[https] node/interop.mjs" env NODE_EXTRA_CA_CERTS="$TLS/cert.pem" node "$NODE_DIR/interop.mjs" \
+        --issuer "$ISS" --alg ES256 --kid "$KID" --audience "$AUD" --https-strict --tag https
+      stop_server
+    fi
+  fi
+else
+  fail "[https] openssl self-signed certificate" "$(tail -n 3 "$TLS/openssl.log" | tr '\n' ' ')"
+fi
+
+echo
+[ "$TOTAL_SKIP" -gt 0 ] && echo "($TOTAL_SKIP check(s) skipped, see SKIP lines above)"
+echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+[ "$TOTAL_FAIL" = 0 ]
