@@ -1,0 +1,345 @@
+//! `spawn_app_with(|cfg| ...)` and a `TestApp` with verbs. Each app gets its
+//! own temporary directory (config + keys), its own port and registry.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+use tokenmint::Application;
+
+pub const ISSUER: &str = "https://tokenmint.test";
+pub const AUDIENCE: &str = "https://api.example.com";
+
+/// The test configuration, rendered to TOML. `clients` and `extra` are raw
+/// TOML appended as they are.
+pub struct TestConfig {
+    pub algs: Vec<&'static str>,
+    pub default_ttl: u64,
+    pub max_ttl: u64,
+    pub audience: Vec<String>,
+    pub jwks_max_age: u64,
+    pub enable: bool,
+    pub scope_policy: &'static str,
+    pub admin: bool,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub clients: String,
+    pub extra: String,
+}
+
+pub const DEFAULT_CLIENTS: &str = r#"
+[[clients]]
+id = "svc"
+secret = "svc-secret"
+scopes = ["reports:read", "reports:write", "admin"]
+default_scopes = ["reports:read"]
+
+[[clients]]
+id = "reports"
+secret = "reports-secret"
+scopes = ["reports:read"]
+audience = ["https://reports.example.com", "https://billing.example.com"]
+token_ttl = 900
+claims = { tenant = "acme", tier = 3 }
+
+[[clients]]
+id = "post-only"
+secret = "post-secret"
+auth_methods = ["client_secret_post"]
+
+[[clients]]
+id = "introspector"
+secret = "introspector-secret"
+grant_types = []
+"#;
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        Self {
+            algs: vec!["ES256"],
+            default_ttl: 3600,
+            max_ttl: 86400,
+            audience: vec![AUDIENCE.into()],
+            jwks_max_age: 300,
+            enable: true,
+            scope_policy: "reject",
+            admin: false,
+            tls: None,
+            clients: DEFAULT_CLIENTS.into(),
+            extra: String::new(),
+        }
+    }
+}
+
+impl TestConfig {
+    fn render(&self, keys: &Path, active: &str) -> String {
+        let q = |s: &str| serde_json::to_string(s).unwrap();
+        let mut out = format!(
+            "issuer = {}\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n",
+            q(ISSUER)
+        );
+        if self.admin {
+            out.push_str("admin_listen = \"127.0.0.1:0\"\n");
+        }
+        if let Some((cert, key)) = &self.tls {
+            out.push_str(&format!(
+                "[server.tls]\ncert = {}\nkey = {}\n",
+                q(&cert.display().to_string()),
+                q(&key.display().to_string())
+            ));
+        }
+        out.push_str(&format!(
+            "[keys]\ndir = {}\nactive = {}\n[tokens]\ndefault_ttl = {}\nmax_ttl = {}\naudience = {}\njwks_max_age = {}\n",
+            q(&keys.display().to_string()),
+            q(active),
+            self.default_ttl,
+            self.max_ttl,
+            serde_json::to_string(&self.audience).unwrap(),
+            self.jwks_max_age
+        ));
+        out.push_str(&format!(
+            "[grants.client_credentials]\nenable = {}\nscope_policy = {}\n",
+            self.enable,
+            q(self.scope_policy)
+        ));
+        out.push_str(&self.extra);
+        out.push('\n');
+        out.push_str(&self.clients);
+        out
+    }
+}
+
+/// The PEM text of a key for `alg`: generated for EC/Ed25519, the RSA test
+/// fixture (ring cannot generate RSA) for RS256/PS256.
+pub fn key_pem(alg: &str) -> String {
+    match alg {
+        "RS256" => fixture("test-only-rsa-2048.pem"),
+        "PS256" => format!(
+            "tokenmint-alg: PS256\n{}",
+            fixture("test-only-rsa-2048.pem")
+        ),
+        other => tokenmint::keys::generate_pem(tokenmint::keys::parse_alg(other).unwrap()).unwrap(),
+    }
+}
+
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Writes key files into `dir` and returns their kids, in order.
+pub fn write_keys(dir: &Path, algs: &[&str]) -> Vec<String> {
+    std::fs::create_dir_all(dir).unwrap();
+    algs.iter()
+        .enumerate()
+        .map(|(i, alg)| {
+            let pem = key_pem(alg);
+            let key = tokenmint::keys::parse_key(&pem, Path::new("mem")).unwrap();
+            let path = dir.join(format!("{i}-{}.pem", alg.to_lowercase()));
+            std::fs::write(&path, pem).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            key.kid
+        })
+        .collect()
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub admin_address: Option<String>,
+    pub issuer: String,
+    pub http: reqwest::Client,
+    pub kids: Vec<String>,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+static LOGS: OnceLock<()> = OnceLock::new();
+
+/// Starts a server from a `TestConfig` edited by `edit`.
+pub async fn spawn_app_with(edit: impl FnOnce(&mut TestConfig)) -> TestApp {
+    try_spawn_app_with(edit).await.expect("the test app starts")
+}
+
+pub async fn try_spawn_app_with(edit: impl FnOnce(&mut TestConfig)) -> anyhow::Result<TestApp> {
+    LOGS.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tokenmint::telemetry::init(tokenmint::config::LogFormat::Text);
+        }
+    });
+    let mut cfg = TestConfig::default();
+    edit(&mut cfg);
+    let dir = tempfile::tempdir()?;
+    let keys = dir.path().join("keys");
+    let kids = write_keys(&keys, &cfg.algs);
+    // The issuer is fixed: listeners bind port 0, so tests never race for
+    // a port, and discovery URLs are checked to derive from this issuer.
+    let config_path = dir.path().join("tokenmint.toml");
+    std::fs::write(&config_path, cfg.render(&keys, &kids[0]))?;
+    let loaded = tokenmint::config::load_file(&config_path)?;
+    let app = Application::build(loaded)?;
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    let address = format!("{scheme}://127.0.0.1:{}", app.port());
+    let admin_address = app.admin_port().map(|p| format!("http://127.0.0.1:{p}"));
+    tokio::spawn(app.run_until_stopped());
+    Ok(TestApp {
+        address,
+        admin_address,
+        issuer: ISSUER.into(),
+        http: http_client(None),
+        kids,
+        dir,
+        config_path,
+    })
+}
+
+/// A reqwest client on rustls with the ring provider; `ca` is trusted if given.
+pub fn http_client(ca: Option<&[u8]>) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(pem) = ca {
+        use rustls::pki_types::pem::PemObject;
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub fn basic(id: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// POSTs a raw form body with Basic credentials.
+    pub async fn post_token(&self, id: &str, secret: &str, body: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth2/token"))
+            .header("Authorization", basic(id, secret))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a raw form body with no Authorization header.
+    pub async fn post_form(&self, path: &str, body: &str) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A token for `svc` with `extra` form parameters; panics unless 200.
+    pub async fn token(&self, id: &str, secret: &str, extra: &str) -> Value {
+        let body = format!("grant_type=client_credentials{extra}");
+        let res = self.post_token(id, secret, &body).await;
+        let status = res.status();
+        let json: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "{json}");
+        json
+    }
+
+    pub async fn get_jwks(&self) -> JwkSet {
+        self.http
+            .get(self.url("/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn introspect(&self, id: &str, secret: &str, token: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth2/introspect"))
+            .header("Authorization", basic(id, secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        let base = self.admin_address.as_deref().unwrap_or(&self.address);
+        self.http.get(format!("{base}{path}")).send().await.unwrap()
+    }
+
+    /// Validates `token` as a resource server would: the key comes from the
+    /// served JWK Set only, the algorithm from that key, and iss, aud, exp
+    /// and typ are checked explicitly.
+    pub async fn validate(&self, token: &str, audience: &str) -> Map<String, Value> {
+        let jwks = self.get_jwks().await;
+        validate_with_jwks(&jwks, token, &self.issuer, audience)
+    }
+}
+
+pub fn validate_with_jwks(
+    jwks: &JwkSet,
+    token: &str,
+    issuer: &str,
+    audience: &str,
+) -> Map<String, Value> {
+    tokenmint::crypto::install_jwt_provider();
+    let header = decode_header(token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"), "RFC 9068 §2.1 typ");
+    let kid = header.kid.expect("kid in the header");
+    let jwk = jwks.find(&kid).expect("the kid is published");
+    let alg: Algorithm = jwk
+        .common
+        .key_algorithm
+        .expect("alg in the JWK")
+        .to_string()
+        .parse()
+        .unwrap();
+    let key = DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = 0;
+    decode::<Map<String, Value>>(token, &key, &validation)
+        .unwrap_or_else(|e| panic!("token does not validate: {e}"))
+        .claims
+}
+
+/// Decodes a JWT segment without verifying (for asserting on headers).
+pub fn segment(token: &str, i: usize) -> Value {
+    let part = token.split('.').nth(i).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}

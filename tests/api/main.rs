@@ -1,0 +1,14 @@
+//! tokenmint's integration tests: one binary, every test starting its own
+//! server on 127.0.0.1:0 and talking HTTP to it, validating tokens the way
+//! a resource server does (from the served JWK Set only).
+
+mod helpers;
+
+mod cli;
+mod discovery;
+mod introspection;
+mod jwks;
+mod keys_and_config;
+mod tls;
+mod token;
+mod token_errors;
