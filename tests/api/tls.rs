@@ -1,1 +1,233 @@
-//! (being written)
+//! HTTPS on the public listener: tokens over HTTP/1.1 and HTTP/2 with a
+//! client that trusts a certificate made at test time; openssl-made SEC1 and
+//! PKCS#1 keys; bad files refused by name before anything listens; plain
+//! HTTP and garbage on the TLS port only close that connection.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{self, spawn_app_with, try_spawn_app_with, AUDIENCE};
+
+struct Cert {
+    cert: PathBuf,
+    key: PathBuf,
+    pem: String,
+}
+
+/// A self-signed certificate for localhost/127.0.0.1, written to `dir`.
+fn make_cert(dir: &Path, not_after: Option<(i32, u8, u8)>) -> Cert {
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    if let Some((y, m, d)) = not_after {
+        params.not_before = rcgen::date_time_ymd(y - 1, m, d);
+        params.not_after = rcgen::date_time_ymd(y, m, d);
+    }
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let c = Cert {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+        pem: cert.pem(),
+    };
+    std::fs::write(&c.cert, &c.pem).unwrap();
+    std::fs::write(&c.key, key.serialize_pem()).unwrap();
+    c
+}
+
+fn client(ca_pem: &str, alpn: &[u8]) -> reqwest::Client {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tls.alpn_protocols = vec![alpn.to_vec()];
+    let builder = reqwest::Client::builder().tls_backend_preconfigured(tls);
+    if alpn == b"h2" {
+        builder.http2_prior_knowledge()
+    } else {
+        builder.http1_only()
+    }
+    .build()
+    .unwrap()
+}
+
+async fn token_over(http: &reqwest::Client, base: &str) -> (reqwest::Version, String) {
+    let res = http
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth("svc", Some("svc-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let version = res.version();
+    let body: serde_json::Value = res.json().await.unwrap();
+    (version, body["access_token"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn tokens_are_served_over_https_with_http1_and_http2_and_validate_from_the_https_jwks() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_cert(dir.path(), None);
+    let app = spawn_app_with(|c| c.tls = Some((cert.cert.clone(), cert.key.clone()))).await;
+    let base = format!(
+        "https://localhost:{}",
+        app.address.rsplit(':').next().unwrap()
+    );
+    for (alpn, expected) in [
+        (&b"http/1.1"[..], reqwest::Version::HTTP_11),
+        (&b"h2"[..], reqwest::Version::HTTP_2),
+    ] {
+        let http = client(&cert.pem, alpn);
+        let (version, token) = token_over(&http, &base).await;
+        assert_eq!(version, expected);
+        let jwks = http
+            .get(format!("{base}/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let claims = helpers::validate_with_jwks(&jwks, &token, &app.issuer, AUDIENCE);
+        assert_eq!(claims["client_id"], "svc");
+    }
+}
+
+#[tokio::test]
+async fn openssl_sec1_and_pkcs1_tls_keys_serve_https() {
+    for (cert, key) in [
+        ("test-only-tls-sec1-cert.pem", "test-only-tls-sec1-key.pem"),
+        (
+            "test-only-tls-pkcs1-cert.pem",
+            "test-only-tls-pkcs1-key.pem",
+        ),
+    ] {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let (cert_path, key_path) = (fixtures.join(cert), fixtures.join(key));
+        let app = spawn_app_with(|c| c.tls = Some((cert_path.clone(), key_path.clone()))).await;
+        let base = format!(
+            "https://localhost:{}",
+            app.address.rsplit(':').next().unwrap()
+        );
+        let http = client(&helpers::fixture(cert), b"http/1.1");
+        token_over(&http, &base).await;
+    }
+}
+
+#[tokio::test]
+async fn plain_http_and_garbage_on_the_tls_port_close_only_that_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_cert(dir.path(), None);
+    let app = spawn_app_with(|c| c.tls = Some((cert.cert.clone(), cert.key.clone()))).await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    for payload in [
+        &b"POST /oauth2/token HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"[..],
+        &garbage[..],
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let _ = stream.write_all(payload).await;
+        let mut buf = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the server must close the connection");
+        assert!(
+            !String::from_utf8_lossy(&buf).contains("HTTP/1.1 200"),
+            "no HTTP answer on a TLS port"
+        );
+    }
+    let base = format!("https://localhost:{port}");
+    token_over(&client(&cert.pem, b"http/1.1"), &base).await;
+}
+
+async fn build_error(cert: PathBuf, key: PathBuf) -> String {
+    match try_spawn_app_with(|c| c.tls = Some((cert, key))).await {
+        Ok(_) => panic!("the app must not start"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[tokio::test]
+async fn a_missing_certificate_file_is_a_start_up_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_cert(dir.path(), None);
+    let missing = dir.path().join("nope.pem");
+    let err = build_error(missing.clone(), cert.key).await;
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(err.contains("server.tls.cert"), "{err}");
+}
+
+#[tokio::test]
+async fn a_key_that_does_not_match_the_certificate_is_refused() {
+    let one = tempfile::tempdir().unwrap();
+    let two = tempfile::tempdir().unwrap();
+    let a = make_cert(one.path(), None);
+    let b = make_cert(two.path(), None);
+    let err = build_error(a.cert, b.key.clone()).await;
+    assert!(err.contains("does not match"), "{err}");
+    assert!(err.contains(&b.key.display().to_string()), "{err}");
+}
+
+#[tokio::test]
+async fn an_encrypted_or_unusable_key_is_refused_by_name() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let cert = fixtures.join("test-only-tls-sec1-cert.pem");
+    let encrypted = fixtures.join("test-only-tls-encrypted-key.pem");
+    let err = build_error(cert.clone(), encrypted.clone()).await;
+    assert!(err.contains("encrypted"), "{err}");
+    assert!(err.contains(&encrypted.display().to_string()), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a key").unwrap();
+    let err = build_error(cert.clone(), junk.clone()).await;
+    assert!(
+        err.contains("server.tls.key") && err.contains("junk.pem"),
+        "{err}"
+    );
+    let err = build_error(junk.clone(), fixtures.join("test-only-tls-sec1-key.pem")).await;
+    assert!(
+        err.contains("server.tls.cert") && err.contains("junk.pem"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_expired_or_expiring_certificate_is_a_check_config_warning_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_cert(dir.path(), Some((2001, 1, 1)));
+    let keys = dir.path().join("keys");
+    helpers::write_keys(&keys, &["ES256"]);
+    let config = dir.path().join("tm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"https://localhost\"\n[server.tls]\ncert = {:?}\nkey = {:?}\n[keys]\ndir = {:?}\n[tokens]\naudience = [\"a\"]\n",
+            cert.cert, cert.key, keys
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .env_remove("TOKENMINT_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("expired"), "{stderr}");
+}
