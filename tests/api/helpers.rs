@@ -30,6 +30,10 @@ pub struct TestConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub clients: String,
     pub extra: String,
+    /// More key files (PEM text) written after the `algs` keys.
+    pub extra_key_pems: Vec<String>,
+    /// `keys.active`: `None` = the first key's kid, `Some("")` = not set.
+    pub active: Option<String>,
 }
 
 pub const DEFAULT_CLIENTS: &str = r#"
@@ -72,6 +76,8 @@ impl Default for TestConfig {
             tls: None,
             clients: DEFAULT_CLIENTS.into(),
             extra: String::new(),
+            extra_key_pems: Vec::new(),
+            active: None,
         }
     }
 }
@@ -94,9 +100,13 @@ impl TestConfig {
             ));
         }
         out.push_str(&format!(
-            "[keys]\ndir = {}\nactive = {}\n[tokens]\ndefault_ttl = {}\nmax_ttl = {}\naudience = {}\njwks_max_age = {}\n",
+            "[keys]\ndir = {}\n{}[tokens]\ndefault_ttl = {}\nmax_ttl = {}\naudience = {}\njwks_max_age = {}\n",
             q(&keys.display().to_string()),
-            q(active),
+            match self.active.as_deref() {
+                Some("") => String::new(),
+                Some(kid) => format!("active = {}\n", q(kid)),
+                None => format!("active = {}\n", q(active)),
+            },
             self.default_ttl,
             self.max_ttl,
             serde_json::to_string(&self.audience).unwrap(),
@@ -187,11 +197,25 @@ pub async fn try_spawn_app_with(edit: impl FnOnce(&mut TestConfig)) -> anyhow::R
     edit(&mut cfg);
     let dir = tempfile::tempdir()?;
     let keys = dir.path().join("keys");
-    let kids = write_keys(&keys, &cfg.algs);
+    let mut kids = write_keys(&keys, &cfg.algs);
+    for (i, pem) in cfg.extra_key_pems.iter().enumerate() {
+        std::fs::create_dir_all(&keys)?;
+        let path = keys.join(format!("extra-{i}.pem"));
+        std::fs::write(&path, pem)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        if let Ok(key) = tokenmint::keys::parse_key(pem, Path::new("mem")) {
+            kids.push(key.kid);
+        }
+    }
     // The issuer is fixed: listeners bind port 0, so tests never race for
     // a port, and discovery URLs are checked to derive from this issuer.
     let config_path = dir.path().join("tokenmint.toml");
-    std::fs::write(&config_path, cfg.render(&keys, &kids[0]))?;
+    let first = kids.first().cloned().unwrap_or_default();
+    std::fs::write(&config_path, cfg.render(&keys, &first))?;
     let loaded = tokenmint::config::load_file(&config_path)?;
     let app = Application::build(loaded)?;
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
