@@ -16,6 +16,7 @@ pub mod secret_hash;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 pub mod tls;
 pub mod token;
 

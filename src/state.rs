@@ -17,6 +17,7 @@ use crate::clients::ClientRegistry;
 use crate::config::Settings;
 use crate::keys::{alg_name, KeyError, KeySet};
 use crate::metrics::Metrics;
+use crate::throttle::Throttle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -123,6 +124,7 @@ fn discovery_document(settings: &Settings, keys: &KeySet) -> serde_json::Value {
 pub struct AppState {
     snapshot: ArcSwap<Snapshot>,
     pub metrics: Metrics,
+    pub throttle: Throttle,
     pub config_path: PathBuf,
 }
 
@@ -132,6 +134,7 @@ impl AppState {
         Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             metrics,
+            throttle: Throttle::default(),
             config_path,
         }
     }

@@ -160,7 +160,8 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<LoadedConfig, Vec<
     check_addr("server.listen", &raw.server.listen, &mut problems);
     if let Some(admin) = &raw.server.admin_listen {
         check_addr("server.admin_listen", admin, &mut problems);
-        if admin == &raw.server.listen {
+        // Port 0 asks for any free port: two of them never collide.
+        if admin == &raw.server.listen && !admin.ends_with(":0") {
             problems.push(format!(
                 "server.admin_listen = \"{admin}\": must differ from server.listen (or be left out to serve /metrics on the public listener)"
             ));

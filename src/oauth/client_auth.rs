@@ -103,6 +103,19 @@ pub fn extract(
     }
 }
 
+/// The client id of a Basic header, if it parses; for labelling a request
+/// before it is known to be well-formed. Never used to authenticate.
+pub fn basic_id_hint(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    parse_basic(rest.trim())
+        .ok()
+        .map(|(mut ids, _)| ids.swap_remove(0))
+}
+
 fn parse_basic(encoded: &str) -> Result<(Vec<String>, Vec<String>), OAuthError> {
     let malformed = || OAuthError::invalid_request("malformed HTTP Basic credentials");
     let raw = BASIC_B64

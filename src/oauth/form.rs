@@ -80,6 +80,14 @@ impl Form {
         Ok(found.filter(|v| !v.is_empty()))
     }
 
+    /// The first value of `name`, repeated or not (for labelling only).
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Every non-empty value of a parameter that may repeat (RFC 8707 `resource`).
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.pairs

@@ -15,6 +15,7 @@ use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::form::Form;
 use crate::oauth::{grant, OAuthError};
 use crate::state::{AppState, Snapshot};
+use crate::throttle::source_address;
 use crate::token::{mint, TokenClaims};
 
 /// The client id the request named, for the access log (only configured
@@ -37,7 +38,10 @@ pub async fn token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let snapshot = state.snapshot();
-    let mut label: Option<Arc<Client>> = None;
+    // Labelled by the id the request names before anything can fail, so a
+    // malformed request from a configured client is counted under it.
+    let mut label =
+        client_auth::basic_id_hint(req.headers()).and_then(|id| snapshot.clients.get(&id).cloned());
     let result = issue(&req, payload, &snapshot, &state, &mut label).await;
     let client_id = label.as_ref().map_or("unknown", |c| c.settings.id.as_str());
     let outcome = match &result {
@@ -62,12 +66,17 @@ async fn issue(
     label: &mut Option<Arc<Client>>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = read_form(req, payload).await?;
+    if label.is_none() {
+        *label = form
+            .first("client_id")
+            .and_then(|id| snapshot.clients.get(id).cloned());
+    }
     for name in SINGLE_VALUED {
         form.single(name)?;
     }
     let presented = client_auth::extract(req.headers(), &form)?;
     let grant_type = form.single("grant_type")?;
-    let client = authenticate(snapshot, state, presented, label).await?;
+    let client = authenticate(req, snapshot, state, presented, label).await?;
     let grant_type =
         grant_type.ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let settings = &snapshot.settings;
@@ -115,21 +124,33 @@ fn respond(
 
 /// Authenticates the presented credentials; on failure the error says
 /// nothing about which part was wrong (RFC 6749 §5.2 `invalid_client`).
+/// Throttled ids and addresses are refused before any hashing.
 pub async fn authenticate(
+    req: &HttpRequest,
     snapshot: &Arc<Snapshot>,
     state: &AppState,
     presented: Result<Presented, Option<String>>,
     label: &mut Option<Arc<Client>>,
 ) -> Result<Arc<Client>, OAuthError> {
+    let throttle = &snapshot.settings.throttle;
+    let limits = (throttle.failures_per_client, throttle.failures_per_address);
+    let address = source_address(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        &throttle.trusted_proxies,
+    );
+    let count = |reason: &str| {
+        state
+            .metrics
+            .auth_failures
+            .with_label_values(&[reason])
+            .inc();
+    };
     let presented = match presented {
         Ok(p) => p,
         Err(hint) => {
             *label = hint.and_then(|id| snapshot.clients.get(&id).cloned());
-            state
-                .metrics
-                .auth_failures
-                .with_label_values(&["no_credentials"])
-                .inc();
+            count("no_credentials");
             return Err(OAuthError::invalid_client(
                 "client authentication is required (HTTP Basic or client_secret_post)",
                 true,
@@ -138,6 +159,11 @@ pub async fn authenticate(
     };
     let client = snapshot.clients.find(&presented.ids).cloned();
     label.clone_from(&client);
+    let client_key = client.as_ref().map(|c| c.settings.id.as_str());
+    if let Some(retry_after) = state.throttle.check(client_key, address, limits) {
+        count("throttled");
+        return Err(OAuthError::TemporarilyUnavailable { retry_after });
+    }
     let challenge = presented.method == AuthMethod::ClientSecretBasic;
     let valid = match snapshot
         .clients
@@ -155,15 +181,12 @@ pub async fn authenticate(
         }
     };
     let failure = |reason: &str| {
-        state
-            .metrics
-            .auth_failures
-            .with_label_values(&[reason])
-            .inc();
+        count(reason);
+        state.throttle.record_failure(client_key, address, limits);
         OAuthError::invalid_client("client authentication failed", challenge)
     };
-    let Some(client) = client.filter(|_| valid) else {
-        return Err(failure(if label.is_some() {
+    let Some(client) = client.clone().filter(|_| valid) else {
+        return Err(failure(if client.is_some() {
             "wrong_secret"
         } else {
             "unknown_client"
@@ -185,7 +208,7 @@ pub async fn authenticated_form(
     let form = read_form(req, payload).await?;
     let presented = client_auth::extract(req.headers(), &form)?;
     let mut label = None;
-    let client = authenticate(snapshot, state, presented, &mut label).await;
+    let client = authenticate(req, snapshot, state, presented, &mut label).await;
     if let Some(c) = &label {
         req.extensions_mut()
             .insert(ClientLabel(Arc::from(c.settings.id.as_str())));

@@ -155,6 +155,7 @@ async fn inspect_verifies_against_a_served_jwks_and_fails_on_a_tampered_token() 
 }
 
 /// Starts the real binary; returns the child and the port it logged.
+#[allow(clippy::zombie_processes)] // returned to the caller, which waits for it
 fn serve(config: &Path) -> (std::process::Child, u16, std::sync::mpsc::Receiver<String>) {
     let mut child = tokenmint()
         .args(["serve", "--config"])

@@ -209,6 +209,24 @@ async fn client_secret_post_credentials_in_the_body_get_a_token() {
 }
 
 #[tokio::test]
+async fn the_basic_scheme_name_is_case_insensitive_rfc7617() {
+    let app = spawn_app().await;
+    let credentials = basic("svc", "svc-secret").replacen("Basic", "bAsIc", 1);
+
+    let res = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .header("Authorization", credentials)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+
+    assert_token_response(res).await;
+}
+
+#[tokio::test]
 async fn basic_auth_with_the_same_client_id_in_the_body_gets_a_token() {
     let app = spawn_app().await;
 

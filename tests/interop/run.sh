@@ -78,6 +78,9 @@ rust_checks() {
   else
     fail "[$name] rust examples/resource_server accepts token" "exit $rc: $(printf '%s' "$out" | head -c 400 | tr '\n' ' ')"
   fi
+  rc=0; out=$(timeout 30 "$RS_BIN" --jwks "$iss/jwks" --issuer "$iss" --audience "$AUD" --require-scope reports:write "$tok" 2>&1) || rc=$?
+  if [ "$rc" != 0 ]; then pass "[$name] rust examples/resource_server rejects missing scope (token has reports:read only)" "exit $rc"
+  else fail "[$name] rust examples/resource_server rejects missing scope" "exit 0: $(printf '%s' "$out" | head -c 200)"; fi
   rc=0; out=$(timeout 30 "$RS_BIN" --jwks "$iss/jwks" --issuer "$iss" --audience "https://other.example" "$tok" 2>&1) || rc=$?
   if [ "$rc" != 0 ]; then pass "[$name] rust examples/resource_server rejects wrong audience" "exit $rc"
   else fail "[$name] rust examples/resource_server rejects wrong audience" "exit 0: $(printf '%s' "$out" | head -c 200)"; fi
