@@ -17,8 +17,25 @@ use crate::state::AppState;
 
 /// Installs the global subscriber (once per process; later calls are no-ops).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let spec = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = EnvFilter::try_new(&spec)
+        .ok()
+        .filter(|_| !spec.trim().is_empty())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    // rustls warns once per handshake for things a server cannot fix (a
+    // client sending an IP address as SNI): a log flood under load. Its
+    // errors still show; RUST_LOG=rustls=warn brings the rest back.
+    if !spec.contains("rustls") {
+        if let Ok(directive) = "rustls=error".parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    // Colour only for a person at a terminal, never into files.
+    use std::io::IsTerminal as _;
+    let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -4,8 +4,14 @@
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-BIN=${TOKENMINT_BIN:-$ROOT/target/release/tokenmint}
-RS_BIN=${RESOURCE_SERVER_BIN:-$ROOT/target/release/examples/resource_server}
+BIN=${INTEROP_TOKENMINT_BIN:-$ROOT/target/release/tokenmint}
+RS_BIN=${INTEROP_RESOURCE_SERVER_BIN:-$ROOT/target/release/examples/resource_server}
+# tokenmint treats every TOKENMINT_* variable as a config override (figment Env::prefixed) and
+# rejects unknown keys: drop them all so the generated configs are exactly what is tested.
+for _v in $(compgen -e); do
+  case $_v in TOKENMINT_*) echo "interop: ignoring environment variable $_v" >&2; unset "$_v" ;; esac
+done
+unset _v
 VENV=$HERE/.venv
 PY=$VENV/bin/python
 NODE_DIR=$HERE/node

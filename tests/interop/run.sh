@@ -14,11 +14,13 @@
 # Last line: "N passed, N failed" (checks); exit status 1 if anything failed.
 #
 # Environment:
-#   TOKENMINT_BIN        server binary   (default target/release/tokenmint)
-#   RESOURCE_SERVER_BIN  Rust example    (default target/release/examples/resource_server)
+#   INTEROP_TOKENMINT_BIN        server binary (default target/release/tokenmint)
+#   INTEROP_RESOURCE_SERVER_BIN  Rust example  (default target/release/examples/resource_server)
 #   INTEROP_ALGS         algorithms to run (default "ES256 ES384 EdDSA RS256 PS256")
 #   INTEROP_KEEP=1       keep the temp dir (configs, keys, server logs) for inspection
 #   INTEROP_SKIP_INSTALL=1  use the existing .venv / node_modules as they are
+# Every TOKENMINT_* variable is removed from the environment first: tokenmint reads them as
+# configuration overrides (and rejects unknown ones), so they would change the configs under test.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
