@@ -42,7 +42,7 @@ pub enum Command {
         #[arg(long, default_value_t = DEFAULT_ITERATIONS)]
         iterations: u32,
     },
-    /// Generate a strong secret for a new client; print it once, then a [[clients]] block
+    /// Generate a strong secret for a new client; print it once, then a `[[clients]]` block
     NewClient {
         #[arg(long)]
         id: String,

@@ -293,3 +293,105 @@ async fn serve_logs_requests_without_secrets_or_tokens_and_stops_cleanly_on_sigt
         );
     }
 }
+
+#[tokio::test]
+async fn sighup_applies_a_new_key_and_a_broken_config_is_rejected_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let kids = helpers::write_keys(&keys, &["ES256"]);
+    let config = dir.path().join("tm.toml");
+    let write_config = |active: &str, extra: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "issuer = \"http://127.0.0.1\"\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n[keys]\ndir = {keys:?}\nactive = \"{active}\"\n[tokens]\naudience = [\"https://api.example.com\"]\n{extra}\n{}",
+                helpers::DEFAULT_CLIENTS
+            ),
+        )
+        .unwrap();
+    };
+    write_config(&kids[0], "");
+    let (mut child, port, _logs) = serve(&config);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = helpers::http_client(None);
+    let hup = |pid: u32| {
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+
+    // A new key, made active: after SIGHUP both are published and it signs.
+    let new_kid = tokenmint::keys::generate(&keys, jsonwebtoken::Algorithm::EdDSA)
+        .unwrap()
+        .0;
+    write_config(&new_kid, "");
+    hup(child.id());
+    wait_for_metric(
+        &http,
+        &base,
+        "tokenmint_config_reloads_total{result=\"success\"} 1",
+    )
+    .await;
+    assert_eq!(kid_of_new_token(&http, &base).await, new_kid);
+    let jwks: serde_json::Value = http
+        .get(format!("{base}/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+
+    // A broken config is refused as a whole: still serving the last good one.
+    write_config(&kids[0], "[tokens.typo]\n");
+    hup(child.id());
+    wait_for_metric(
+        &http,
+        &base,
+        "tokenmint_config_reloads_total{result=\"failure\"} 1",
+    )
+    .await;
+    assert_eq!(kid_of_new_token(&http, &base).await, new_kid);
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+async fn kid_of_new_token(http: &reqwest::Client, base: &str) -> String {
+    let res = http
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth("svc", Some("svc-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    helpers::segment(body["access_token"].as_str().unwrap(), 0)["kid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn wait_for_metric(http: &reqwest::Client, base: &str, what: &str) {
+    for _ in 0..100 {
+        let metrics = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(what) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never saw {what}");
+}
