@@ -147,12 +147,21 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish),
-    /// reloading on SIGHUP.
+    /// reloading on SIGHUP. The signal handlers are installed before the
+    /// `listening` line is logged, so a SIGHUP sent after it never meets the
+    /// default action (which would end the process).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handles: Vec<ServerHandle> = std::iter::once(self.public.handle())
             .chain(self.admin.as_ref().map(Server::handle))
             .collect();
-        let signals = tokio::spawn(handle_signals(handles, self.state.clone()));
+        let signals = Signals::install()?;
+        tracing::info!(
+            port = self.port,
+            admin_port = self.admin_port,
+            "listening ({})",
+            if self.tls { "https" } else { "http" }
+        );
+        let signals = tokio::spawn(signals.handle(handles, self.state.clone()));
         let result = match self.admin {
             Some(admin) => tokio::try_join!(self.public, admin).map(|_| ()),
             None => self.public.await,
@@ -163,33 +172,51 @@ impl Application {
 }
 
 #[cfg(unix)]
-async fn handle_signals(handles: Vec<ServerHandle>, state: web::Data<AppState>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = hup.recv() => crate::reload::reload(&state),
-        }
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
     }
-    tracing::info!("stopping: finishing in-flight requests");
-    for handle in &handles {
-        handle.stop(true).await;
+
+    async fn handle(mut self, handles: Vec<ServerHandle>, state: web::Data<AppState>) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => break,
+                _ = self.int.recv() => break,
+                _ = self.hup.recv() => crate::reload::reload(&state),
+            }
+        }
+        tracing::info!("stopping: finishing in-flight requests");
+        for handle in &handles {
+            handle.stop(true).await;
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn handle_signals(handles: Vec<ServerHandle>, _state: web::Data<AppState>) {
-    let _ = tokio::signal::ctrl_c().await;
-    for handle in &handles {
-        handle.stop(true).await;
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn handle(self, handles: Vec<ServerHandle>, _state: web::Data<AppState>) {
+        let _ = tokio::signal::ctrl_c().await;
+        for handle in &handles {
+            handle.stop(true).await;
+        }
     }
 }
