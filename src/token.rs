@@ -79,6 +79,14 @@ pub fn mint(key: &Key, c: &TokenClaims<'_>) -> Result<String, MintError> {
     Ok(token)
 }
 
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 fn itoa_buf() -> [u8; 20] {
     [0u8; 20]
 }

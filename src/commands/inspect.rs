@@ -4,7 +4,6 @@
 //! not verify. The algorithm always comes from the key, never the token.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context as _};
 use jsonwebtoken::jwk::JwkSet;
@@ -25,10 +24,7 @@ pub fn run(config: &Path, token: &str, jwks: Option<&str>) -> anyhow::Result<boo
         "claims: {}",
         serde_json::to_string_pretty(&claims).unwrap_or_default()
     );
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::token::unix_now();
     let verdict = match jwks {
         Some(source) => verify_with_jwks(token, source, now),
         None => verify_with_config(config, token, now),

@@ -2,8 +2,6 @@
 //! introspect; the answer is `{"active": false}` for anything that is not a
 //! live token of this server, without saying why (§2.2).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
@@ -11,7 +9,7 @@ use serde_json::Value;
 use super::token::authenticated_form;
 use crate::oauth::OAuthError;
 use crate::state::AppState;
-use crate::token::verify;
+use crate::token::{unix_now, verify};
 
 pub async fn introspect(
     req: HttpRequest,
@@ -23,10 +21,7 @@ pub async fn introspect(
     let token = form
         .single("token")?
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = unix_now();
     let body = match verify(&snapshot.keys, &snapshot.settings.issuer, token, now) {
         Ok(mut claims) => {
             claims.insert("active".into(), Value::Bool(true));

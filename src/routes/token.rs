@@ -3,7 +3,6 @@
 //! decision; one lookup, the claims, one signature.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -16,7 +15,7 @@ use crate::oauth::form::Form;
 use crate::oauth::{grant, OAuthError};
 use crate::state::{AppState, Snapshot};
 use crate::throttle::source_address;
-use crate::token::{mint, TokenClaims};
+use crate::token::{mint, unix_now, TokenClaims};
 
 /// The client id the request named, for the access log (only configured
 /// ids; `unknown` otherwise), stored in the request extensions.
@@ -90,10 +89,7 @@ fn respond(
     client: &Client,
     grant: &grant::Grant,
 ) -> Result<HttpResponse, OAuthError> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = unix_now();
     let claims = TokenClaims {
         issuer_json: &snapshot.issuer_json,
         client,
