@@ -31,7 +31,8 @@ pub struct Client {
 }
 
 impl Client {
-    fn new(settings: ClientSettings) -> Self {
+    /// Prebuilds the client's constant token parts.
+    pub fn new(settings: ClientSettings) -> Self {
         let id = json_string(&settings.id);
         let mut extra = String::new();
         for (name, value) in &settings.claims {
