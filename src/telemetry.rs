@@ -65,7 +65,7 @@ pub async fn access_log(
         method = %request.method(),
         path = request.path(),
         status = res.status().as_u16(),
-        client_id = client.as_ref().map_or("-", |c| &*c.0),
+        client_id = client.as_ref().map_or("-", |c| c.0.settings.id.as_str()),
         latency_us = elapsed.as_micros() as u64,
         "request"
     );

@@ -17,10 +17,10 @@ use crate::state::{AppState, Snapshot};
 use crate::throttle::source_address;
 use crate::token::{mint, unix_now, TokenClaims};
 
-/// The client id the request named, for the access log (only configured
-/// ids; `unknown` otherwise), stored in the request extensions.
+/// The configured client a request named, for the access log; absent
+/// when it named none. Stored in the request extensions.
 #[derive(Clone)]
-pub struct ClientLabel(pub Arc<str>);
+pub struct ClientLabel(pub Arc<Client>);
 
 const SINGLE_VALUED: [&str; 6] = [
     "grant_type",
@@ -37,10 +37,7 @@ pub async fn token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let snapshot = state.snapshot();
-    // Labelled by the id the request names before anything can fail, so a
-    // malformed request from a configured client is counted under it.
-    let mut label =
-        client_auth::basic_id_hint(req.headers()).and_then(|id| snapshot.clients.get(&id).cloned());
+    let mut label: Option<Arc<Client>> = None;
     let result = issue(&req, payload, &snapshot, &state, &mut label).await;
     let client_id = label.as_ref().map_or("unknown", |c| c.settings.id.as_str());
     let outcome = match &result {
@@ -52,9 +49,26 @@ pub async fn token(
         .token_requests
         .with_label_values(&[client_id, outcome])
         .inc();
-    req.extensions_mut()
-        .insert(ClientLabel(Arc::from(client_id)));
+    if let Some(client) = label {
+        req.extensions_mut().insert(ClientLabel(client));
+    }
     result
+}
+
+/// The client a request names before it is known to be well-formed: the
+/// Basic header's id, else the body's first `client_id`. Only for labels;
+/// computed on the error path only, so a good request parses once.
+fn named_client(
+    req: &HttpRequest,
+    snapshot: &Snapshot,
+    form: Option<&Form>,
+) -> Option<Arc<Client>> {
+    client_auth::basic_id_hint(req.headers())
+        .and_then(|id| snapshot.clients.get(&id).cloned())
+        .or_else(|| {
+            form.and_then(|f| f.first("client_id"))
+                .and_then(|id| snapshot.clients.get(id).cloned())
+        })
 }
 
 async fn issue(
@@ -64,20 +78,32 @@ async fn issue(
     state: &AppState,
     label: &mut Option<Arc<Client>>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = read_form(req, payload).await?;
-    if label.is_none() {
-        *label = form
-            .first("client_id")
-            .and_then(|id| snapshot.clients.get(id).cloned());
-    }
-    for name in SINGLE_VALUED {
-        form.single(name)?;
-    }
-    let presented = client_auth::extract(req.headers(), &form)?;
-    let grant_type = form.single("grant_type")?;
+    let form = match read_form(req, payload).await {
+        Ok(form) => form,
+        Err(e) => {
+            *label = named_client(req, snapshot, None);
+            return Err(e);
+        }
+    };
+    // Syntax first: nothing about a client is looked at for a malformed request.
+    let syntax = (|| {
+        for name in SINGLE_VALUED {
+            form.single(name)?;
+        }
+        let presented = client_auth::extract(req.headers(), &form)?;
+        let grant_type = form
+            .single("grant_type")?
+            .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+        Ok((presented, grant_type))
+    })();
+    let (presented, grant_type) = match syntax {
+        Ok(parts) => parts,
+        Err(e) => {
+            *label = named_client(req, snapshot, Some(&form));
+            return Err(e);
+        }
+    };
     let client = authenticate(req, snapshot, state, presented, label).await?;
-    let grant_type =
-        grant_type.ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let settings = &snapshot.settings;
     grant::check_grant_type(settings, &client, grant_type)?;
     let grant = grant::decide(settings, &client, &form)?;
@@ -205,9 +231,8 @@ pub async fn authenticated_form(
     let presented = client_auth::extract(req.headers(), &form)?;
     let mut label = None;
     let client = authenticate(req, snapshot, state, presented, &mut label).await;
-    if let Some(c) = &label {
-        req.extensions_mut()
-            .insert(ClientLabel(Arc::from(c.settings.id.as_str())));
+    if let Some(c) = label {
+        req.extensions_mut().insert(ClientLabel(c));
     }
     Ok((form, client?))
 }

@@ -136,6 +136,29 @@ async fn a_missing_grant_type_is_invalid_request() {
 }
 
 #[tokio::test]
+async fn a_malformed_request_is_refused_before_its_credentials_are_checked() {
+    let app = spawn_app().await;
+
+    // Wrong secret and no grant_type: the syntax error is reported (400),
+    // not the authentication failure, and no failure is counted for "svc".
+    let res = app.post_token("svc", "wrong-secret", "scope=admin").await;
+    expect_error(res, 400, "invalid_request").await;
+    let res = app
+        .post_token(
+            "svc",
+            "wrong-secret",
+            "grant_type=client_credentials&scope=a&scope=b",
+        )
+        .await;
+    expect_error(res, 400, "invalid_request").await;
+    let metrics = app.admin_get("/metrics").await.text().await.unwrap();
+    assert!(
+        !metrics.contains("tokenmint_auth_failures_total{reason=\"wrong_secret\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn a_repeated_parameter_is_invalid_request_rfc6749_3_2() {
     let app = spawn_app().await;
 
