@@ -11,9 +11,11 @@
 //! which case the right-most `X-Forwarded-For` entry that is not itself a
 //! trusted proxy (RFC 9700 §4.13: only trusted hops may set it).
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,22 +31,30 @@ pub struct Throttle {
     addresses: Windows<IpAddr>,
 }
 
+/// Failure times per key. `tracked` mirrors the map's size so that the
+/// common case — nobody failing — costs one atomic load and no lock.
 struct Windows<K> {
     map: Mutex<HashMap<K, VecDeque<Instant>>>,
+    tracked: AtomicUsize,
 }
 
 impl<K> Default for Windows<K> {
     fn default() -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
+            tracked: AtomicUsize::new(0),
         }
     }
 }
 
-impl<K: Hash + Eq + Clone> Windows<K> {
+impl<K: Hash + Eq> Windows<K> {
     /// Seconds to wait when `key` already has `limit` failures in the window.
-    fn blocked(&self, key: &K, limit: u32, now: Instant) -> Option<u64> {
-        if limit == 0 {
+    fn blocked<Q>(&self, key: &Q, limit: u32, now: Instant) -> Option<u64>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if limit == 0 || self.tracked.load(Ordering::Relaxed) == 0 {
             return None;
         }
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
@@ -55,6 +65,11 @@ impl<K: Hash + Eq + Clone> Windows<K> {
         {
             window.pop_front();
         }
+        if window.is_empty() {
+            map.remove(key);
+            self.tracked.store(map.len(), Ordering::Relaxed);
+            return None;
+        }
         if window.len() < limit as usize {
             return None;
         }
@@ -63,7 +78,7 @@ impl<K: Hash + Eq + Clone> Windows<K> {
         Some(wait.as_secs_f64().ceil().max(1.0) as u64)
     }
 
-    fn record(&self, key: &K, limit: u32, now: Instant) {
+    fn record(&self, key: K, limit: u32, now: Instant) {
         if limit == 0 {
             return;
         }
@@ -71,11 +86,12 @@ impl<K: Hash + Eq + Clone> Windows<K> {
         if map.len() >= SWEEP_AT {
             map.retain(|_, w| w.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
         }
-        let window = map.entry(key.clone()).or_default();
+        let window = map.entry(key).or_default();
         window.push_back(now);
         while window.len() > limit as usize {
             window.pop_front();
         }
+        self.tracked.store(map.len(), Ordering::Relaxed);
     }
 }
 
@@ -88,7 +104,7 @@ impl Throttle {
         limits: (u32, u32),
     ) -> Option<u64> {
         let now = Instant::now();
-        let by_client = client.and_then(|c| self.clients.blocked(&c.to_string(), limits.0, now));
+        let by_client = client.and_then(|c| self.clients.blocked(c, limits.0, now));
         let by_address = address.and_then(|a| self.addresses.blocked(&a, limits.1, now));
         by_client.max(by_address)
     }
@@ -102,10 +118,10 @@ impl Throttle {
     ) {
         let now = Instant::now();
         if let Some(c) = client {
-            self.clients.record(&c.to_string(), limits.0, now);
+            self.clients.record(c.to_string(), limits.0, now);
         }
         if let Some(a) = address {
-            self.addresses.record(&a, limits.1, now);
+            self.addresses.record(a, limits.1, now);
         }
     }
 }
