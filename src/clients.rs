@@ -8,7 +8,7 @@
 //! dies with the snapshot, so a reload (secret rotation) empties it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use ring::hmac;
 
@@ -84,7 +84,8 @@ pub struct ClientRegistry {
     /// Verified for unknown ids, at the cost a real hashed client pays.
     dummy_hash: Option<SecretHash>,
     cache_key: hmac::Key,
-    cache: Mutex<HashSet<[u8; 32]>>,
+    /// Read on every request of a hashed-secret client, written on a miss.
+    cache: RwLock<HashSet<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for ClientRegistry {
@@ -123,7 +124,7 @@ impl ClientRegistry {
             clients,
             dummy_hash,
             cache_key: hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())?,
-            cache: Mutex::new(HashSet::new()),
+            cache: RwLock::new(HashSet::new()),
         })
     }
 
@@ -165,11 +166,13 @@ impl ClientRegistry {
         if !client.has_hashed_secret() {
             return Check::Invalid;
         }
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if secrets
+        // Tags first, so the lock is held for the lookups only.
+        let tags: Vec<[u8; 32]> = secrets
             .iter()
-            .any(|s| cache.contains(&self.cache_tag(&client.settings.id, s)))
-        {
+            .map(|s| self.cache_tag(&client.settings.id, s))
+            .collect();
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        if tags.iter().any(|t| cache.contains(t)) {
             Check::Valid
         } else {
             Check::NeedsHashing
@@ -200,7 +203,7 @@ impl ClientRegistry {
 
     fn remember(&self, id: &str, secret: &str) {
         let tag = self.cache_tag(id, secret);
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_CAPACITY {
             // Crude but bounded: real clients re-verify once and come back.
             cache.clear();
