@@ -142,10 +142,6 @@ impl Application {
         self.admin_port
     }
 
-    pub fn is_tls(&self) -> bool {
-        self.tls
-    }
-
     /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish),
     /// reloading on SIGHUP. The signal handlers are installed before the
     /// `listening` line is logged, so a SIGHUP sent after it never meets the

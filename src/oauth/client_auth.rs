@@ -37,13 +37,6 @@ impl std::fmt::Debug for Presented {
     }
 }
 
-impl Presented {
-    /// The id to report in logs and metrics.
-    pub fn id(&self) -> &str {
-        &self.ids[0]
-    }
-}
-
 /// What the request carries. `Err` for malformed or conflicting methods;
 /// `Ok(None)` with a `client_id` hint when no secret was sent at all.
 pub fn extract(
