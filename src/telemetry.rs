@@ -47,12 +47,11 @@ pub async fn access_log(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
     let elapsed = start.elapsed();
     let request = res.request();
     let route = request.match_pattern();
-    if let Some(state) = state {
+    if let Some(state) = request.app_data::<web::Data<AppState>>() {
         state
             .metrics
             .request_duration

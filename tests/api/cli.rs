@@ -335,14 +335,7 @@ async fn sighup_applies_a_new_key_and_a_broken_config_is_rejected_whole() {
     )
     .await;
     assert_eq!(kid_of_new_token(&http, &base).await, new_kid);
-    let jwks: serde_json::Value = http
-        .get(format!("{base}/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = helpers::get_json(&http, &format!("{base}/jwks")).await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
 
     // A broken config is refused as a whole: still serving the last good one.

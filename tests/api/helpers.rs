@@ -256,6 +256,11 @@ pub fn http_client(ca: Option<&[u8]>) -> reqwest::Client {
         .unwrap()
 }
 
+/// GETs `url` and parses the JSON body.
+pub async fn get_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &str) -> T {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 pub fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }
@@ -299,14 +304,7 @@ impl TestApp {
     }
 
     pub async fn get_jwks(&self) -> JwkSet {
-        self.http
-            .get(self.url("/jwks"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        get_json(&self.http, &self.url("/jwks")).await
     }
 
     pub async fn introspect(&self, id: &str, secret: &str, token: &str) -> reqwest::Response {

@@ -90,14 +90,7 @@ async fn tokens_are_served_over_https_with_http1_and_http2_and_validate_from_the
         let http = client(&cert.pem, alpn);
         let (version, token) = token_over(&http, &base).await;
         assert_eq!(version, expected);
-        let jwks = http
-            .get(format!("{base}/jwks"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks = helpers::get_json(&http, &format!("{base}/jwks")).await;
         let claims = helpers::validate_with_jwks(&jwks, &token, &app.issuer, AUDIENCE);
         assert_eq!(claims["client_id"], "svc");
     }
