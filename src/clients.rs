@@ -14,37 +14,28 @@ use ring::hmac;
 
 use crate::config::{ClientSecret, ClientSettings, Settings};
 use crate::crypto::{ct_eq, sha256};
+use crate::oauth::scope::ScopeSet;
 use crate::secret_hash::{SecretHash, DEFAULT_ITERATIONS};
+use crate::token::ClientClaims;
 
 const CACHE_CAPACITY: usize = 10_000;
 
-/// A configured client, with the per-client parts of every token prebuilt.
+/// A configured client, with what every token of it shares prebuilt.
 #[derive(Debug)]
 pub struct Client {
     pub settings: ClientSettings,
-    /// `"sub":"…","client_id":"…"` — JSON-escaped once.
-    pub identity_json: String,
-    /// The default `aud` claim value (string or array), JSON.
-    pub default_aud_json: String,
-    /// `,"name":value…` for the client's extra claims, or empty.
-    pub extra_claims_json: String,
+    pub claims: ClientClaims,
+    /// `default_scopes` as the grant hands them out.
+    pub default_scopes: ScopeSet,
 }
 
 impl Client {
-    /// Prebuilds the client's constant token parts.
     pub fn new(settings: ClientSettings) -> Self {
-        let id = json_string(&settings.id);
-        let mut extra = String::new();
-        for (name, value) in &settings.claims {
-            extra.push(',');
-            extra.push_str(&json_string(name));
-            extra.push(':');
-            extra.push_str(&value.to_string());
-        }
         Self {
-            identity_json: format!("\"sub\":{id},\"client_id\":{id}"),
-            default_aud_json: aud_json(&settings.audience),
-            extra_claims_json: extra,
+            claims: ClientClaims::new(&settings),
+            default_scopes: ScopeSet::from_tokens(
+                settings.default_scopes.iter().map(String::as_str),
+            ),
             settings,
         }
     }
@@ -55,20 +46,6 @@ impl Client {
             .iter()
             .any(|s| matches!(s, ClientSecret::Hashed(_)))
     }
-}
-
-/// JSON for an `aud` claim: a string for one audience, else an array
-/// (RFC 7519 §4.1.3).
-pub fn aud_json<S: AsRef<str>>(audiences: &[S]) -> String {
-    match audiences {
-        [one] => json_string(one.as_ref()),
-        many => serde_json::to_string(&many.iter().map(AsRef::as_ref).collect::<Vec<_>>())
-            .unwrap_or_else(|_| "[]".into()),
-    }
-}
-
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 /// The verdict of the cheap path.
@@ -115,8 +92,7 @@ impl ClientRegistry {
                 })
                 .max()
                 .unwrap_or(DEFAULT_ITERATIONS);
-            let hashed = SecretHash::hash(&base64_of(&secret), cost)?;
-            SecretHash::parse(&hashed).ok()
+            Some(SecretHash::derive(&base64_of(&secret), cost)?)
         } else {
             None
         };

@@ -2,6 +2,7 @@
 //! mints RFC 9068 JWT access tokens. The binary is a thin shell over this
 //! library; tests start [`startup::Application`] on port 0.
 
+pub mod auth;
 pub mod cli;
 pub mod clients;
 pub mod commands;

@@ -8,8 +8,7 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::keys::alg_name;
-use crate::state::Snapshot;
+use crate::keys::{alg_name, Key};
 
 pub struct Metrics {
     registry: Registry,
@@ -90,8 +89,7 @@ impl Metrics {
         })
     }
 
-    pub fn set_active_key(&self, snapshot: &Snapshot) {
-        let key = snapshot.keys.active();
+    pub fn set_active_key(&self, key: &Key) {
         self.active_key_info.reset();
         self.active_key_info
             .with_label_values(&[key.kid.as_str(), alg_name(key.alg)])

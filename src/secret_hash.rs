@@ -32,6 +32,19 @@ impl std::fmt::Debug for SecretHash {
     }
 }
 
+/// The string form, as `parse` reads it.
+impl std::fmt::Display for SecretHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{PREFIX}{}${}${}",
+            self.iterations,
+            STANDARD_NO_PAD.encode(&self.salt),
+            STANDARD_NO_PAD.encode(&self.hash)
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HashFormatError {
     #[error("not a tokenmint secret hash: expected `$pbkdf2-sha256$i=<iterations>$<salt>$<hash>` as printed by `tokenmint hash-secret`")]
@@ -74,23 +87,28 @@ impl SecretHash {
     }
 
     /// Hashes `secret` with a fresh random salt.
-    pub fn hash(secret: &str, iterations: u32) -> Result<String, ring::error::Unspecified> {
+    pub fn derive(secret: &str, iterations: u32) -> Result<Self, ring::error::Unspecified> {
         let iterations = NonZeroU32::new(iterations).ok_or(ring::error::Unspecified)?;
-        let mut salt = [0u8; SALT_LEN];
+        let mut salt = vec![0u8; SALT_LEN];
         crate::crypto::random_bytes(&mut salt)?;
-        let mut out = [0u8; HASH_LEN];
+        let mut hash = vec![0u8; HASH_LEN];
         pbkdf2::derive(
             pbkdf2::PBKDF2_HMAC_SHA256,
             iterations,
             &salt,
             secret.as_bytes(),
-            &mut out,
+            &mut hash,
         );
-        Ok(format!(
-            "{PREFIX}{iterations}${}${}",
-            STANDARD_NO_PAD.encode(salt),
-            STANDARD_NO_PAD.encode(out)
-        ))
+        Ok(Self {
+            iterations,
+            salt,
+            hash,
+        })
+    }
+
+    /// The hash string of `secret` with a fresh random salt, for the config.
+    pub fn hash(secret: &str, iterations: u32) -> Result<String, ring::error::Unspecified> {
+        Self::derive(secret, iterations).map(|h| h.to_string())
     }
 
     /// Constant-time check of `secret` (ring's pbkdf2::verify).

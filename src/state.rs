@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use actix_web::http::header::EntityTag;
 use actix_web::web::Bytes;
 use arc_swap::ArcSwap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,6 +19,7 @@ use crate::config::Settings;
 use crate::keys::{alg_name, KeyError, KeySet};
 use crate::metrics::Metrics;
 use crate::throttle::Throttle;
+use crate::token::Minter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -39,13 +41,13 @@ impl SnapshotError {
 #[derive(Debug)]
 pub struct Snapshot {
     pub settings: Settings,
-    pub clients: ClientRegistry,
+    pub clients: Arc<ClientRegistry>,
     pub keys: KeySet,
-    /// The issuer as a JSON string, for the `iss` claim.
-    pub issuer_json: String,
+    /// Writes this snapshot's tokens.
+    pub minter: Minter,
     pub jwks_body: Bytes,
-    /// Strong ETag of `jwks_body`, quoted.
-    pub jwks_etag: String,
+    /// Strong ETag of `jwks_body`.
+    pub jwks_etag: EntityTag,
     pub jwks_cache_control: String,
     pub discovery_body: Bytes,
 }
@@ -64,20 +66,20 @@ impl Snapshot {
             errors,
         })?;
         let clients = ClientRegistry::new(&settings).map_err(|_| SnapshotError::Random)?;
+        let minter = Minter::new(&settings.issuer, Arc::clone(keys.active()));
         let jwks = keys.jwks().to_string();
-        let jwks_etag = format!(
-            "\"{}\"",
-            &URL_SAFE_NO_PAD.encode(crate::crypto::sha256(jwks.as_bytes()))[..27]
+        let jwks_etag = EntityTag::new_strong(
+            URL_SAFE_NO_PAD.encode(crate::crypto::sha256(jwks.as_bytes()))[..27].to_string(),
         );
         let discovery = discovery_document(&settings, &keys);
         Ok((
             Self {
-                issuer_json: serde_json::to_string(&settings.issuer).unwrap_or_default(),
+                minter,
                 jwks_body: Bytes::from(jwks),
                 jwks_etag,
                 jwks_cache_control: format!("public, max-age={}", settings.tokens.jwks_max_age),
                 discovery_body: Bytes::from(discovery.to_string()),
-                clients,
+                clients: Arc::new(clients),
                 keys,
                 settings,
             },
@@ -130,7 +132,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(snapshot: Snapshot, metrics: Metrics, config_path: PathBuf) -> Self {
-        metrics.set_active_key(&snapshot);
+        metrics.set_active_key(snapshot.minter.signing_key());
         Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             metrics,
@@ -145,7 +147,7 @@ impl AppState {
     }
 
     pub fn swap(&self, snapshot: Snapshot) {
-        self.metrics.set_active_key(&snapshot);
+        self.metrics.set_active_key(snapshot.minter.signing_key());
         self.snapshot.store(Arc::new(snapshot));
     }
 }

@@ -1,16 +1,24 @@
-//! RFC 9068 access tokens: `mint` builds the compact JWS by hand from parts
-//! prebuilt per snapshot (the key's base64url header, the client's identity
-//! and extra claims), so per token only the variable claims are written and
-//! one signature is made. `verify` is the introspection side, through
-//! jsonwebtoken with an explicit `Validation` pinned to the key's algorithm.
+//! RFC 9068 access tokens, written and read here only.
+//!
+//! Writing: every constant part of a token is prebuilt once per snapshot —
+//! each key's base64url JOSE header and the issuer ([`Minter`]), each
+//! client's identity, default audience and extra claims ([`ClientClaims`])
+//! — so per token only the variable claims are serialized and one
+//! signature is made (no key parsing, no JSON serializer).
+//!
+//! Reading: [`verify`] for introspection and [`validation`], the one
+//! jsonwebtoken `Validation` setup that `inspect` shares.
+
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{decode, decode_header, Validation};
+use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
 use serde_json::{Map, Value};
 
-use crate::clients::Client;
-use crate::keys::{Key, KeySet};
+use crate::config::ClientSettings;
+use crate::keys::{alg_name, Key, KeySet};
+use crate::oauth::grant::Grant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MintError {
@@ -20,63 +28,138 @@ pub enum MintError {
     Sign,
 }
 
-/// The claims of one token that vary per request.
-pub struct TokenClaims<'a> {
-    /// JSON string of the issuer, prebuilt.
-    pub issuer_json: &'a str,
-    pub client: &'a Client,
-    pub aud_json: &'a str,
-    /// Already checked against the §3.3 grammar: needs no JSON escaping.
-    pub scope: &'a str,
-    pub now: u64,
-    pub ttl: u64,
+/// A client's constant token parts, JSON-escaped once.
+#[derive(Debug)]
+pub struct ClientClaims {
+    /// `"sub":"…","client_id":"…"`.
+    identity: String,
+    /// The default `aud` value (string or array).
+    default_aud: String,
+    /// `,"name":value…` for the client's extra claims, or empty.
+    extra: String,
 }
 
-/// Signs a token with `key`. Claims order: iss, sub, client_id, aud, iat,
-/// nbf, exp, jti, scope, then the client's extra claims.
-pub fn mint(key: &Key, c: &TokenClaims<'_>) -> Result<String, MintError> {
-    let mut jti = [0u8; 16]; // 128 bits (RFC 9068 §2.2 asks for uniqueness)
-    crate::crypto::random_bytes(&mut jti).map_err(|_| MintError::Random)?;
-    let mut claims = String::with_capacity(
-        200 + c.issuer_json.len()
-            + c.client.identity_json.len()
-            + c.aud_json.len()
-            + c.scope.len()
-            + c.client.extra_claims_json.len(),
-    );
-    claims.push_str("{\"iss\":");
-    claims.push_str(c.issuer_json);
-    claims.push(',');
-    claims.push_str(&c.client.identity_json);
-    claims.push_str(",\"aud\":");
-    claims.push_str(c.aud_json);
-    let exp = c.now.saturating_add(c.ttl);
-    let mut buf = itoa_buf();
-    claims.push_str(",\"iat\":");
-    claims.push_str(fmt_u64(&mut buf, c.now));
-    claims.push_str(",\"nbf\":");
-    claims.push_str(fmt_u64(&mut buf, c.now));
-    claims.push_str(",\"exp\":");
-    claims.push_str(fmt_u64(&mut buf, exp));
-    claims.push_str(",\"jti\":\"");
-    URL_SAFE_NO_PAD.encode_string(jti, &mut claims);
-    claims.push_str("\",\"scope\":\"");
-    claims.push_str(c.scope);
-    claims.push('"');
-    claims.push_str(&c.client.extra_claims_json);
-    claims.push('}');
+impl ClientClaims {
+    pub fn new(settings: &ClientSettings) -> Self {
+        let id = json_string(&settings.id);
+        let mut extra = String::new();
+        for (name, value) in &settings.claims {
+            extra.push(',');
+            extra.push_str(&json_string(name));
+            extra.push(':');
+            extra.push_str(&value.to_string());
+        }
+        Self {
+            identity: format!("\"sub\":{id},\"client_id\":{id}"),
+            default_aud: aud_json(&settings.audience),
+            extra,
+        }
+    }
+}
 
-    let mut token = String::with_capacity(key.header_b64.len() + claims.len() * 4 / 3 + 700);
-    token.push_str(&key.header_b64);
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(claims.as_bytes(), &mut token);
-    let signature = key
-        .signer
-        .sign(token.as_bytes())
-        .map_err(|_| MintError::Sign)?;
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
-    Ok(token)
+/// A key ready to sign tokens: the key and its prebuilt header.
+#[derive(Debug)]
+struct SigningKey {
+    key: Arc<Key>,
+    /// base64url of `{"alg":…,"typ":"at+jwt","kid":…}`.
+    header_b64: String,
+}
+
+/// The issuer's constant token parts and the signing key.
+#[derive(Debug)]
+pub struct Minter {
+    issuer_json: String,
+    signing: SigningKey,
+}
+
+impl Minter {
+    pub fn new(issuer: &str, key: Arc<Key>) -> Self {
+        let header =
+            serde_json::json!({ "alg": alg_name(key.alg), "typ": "at+jwt", "kid": key.kid });
+        Self {
+            issuer_json: json_string(issuer),
+            signing: SigningKey {
+                header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
+                key,
+            },
+        }
+    }
+
+    /// The key that signs.
+    pub fn signing_key(&self) -> &Arc<Key> {
+        &self.signing.key
+    }
+
+    /// Writes and signs one token. Claims in order: iss, sub, client_id,
+    /// aud, iat, nbf, exp, jti, scope, then the client's extra claims.
+    pub fn mint(
+        &self,
+        client: &ClientClaims,
+        grant: &Grant<'_>,
+        now: u64,
+    ) -> Result<String, MintError> {
+        let mut jti = [0u8; 16]; // 128 bits (RFC 9068 §2.2 asks for uniqueness)
+        crate::crypto::random_bytes(&mut jti).map_err(|_| MintError::Random)?;
+        let requested_aud = grant.audience.map(aud_json);
+        let aud = requested_aud.as_deref().unwrap_or(&client.default_aud);
+        let scope = grant.scope.as_str();
+        let mut claims = String::with_capacity(
+            200 + self.issuer_json.len()
+                + client.identity.len()
+                + aud.len()
+                + scope.len()
+                + client.extra.len(),
+        );
+        let mut buf = [0u8; 20];
+        claims.push_str("{\"iss\":");
+        claims.push_str(&self.issuer_json);
+        claims.push(',');
+        claims.push_str(&client.identity);
+        claims.push_str(",\"aud\":");
+        claims.push_str(aud);
+        claims.push_str(",\"iat\":");
+        claims.push_str(fmt_u64(&mut buf, now));
+        claims.push_str(",\"nbf\":");
+        claims.push_str(fmt_u64(&mut buf, now));
+        claims.push_str(",\"exp\":");
+        claims.push_str(fmt_u64(&mut buf, now.saturating_add(grant.ttl)));
+        claims.push_str(",\"jti\":\"");
+        URL_SAFE_NO_PAD.encode_string(jti, &mut claims);
+        // The §3.3 grammar needs no JSON escaping.
+        claims.push_str("\",\"scope\":\"");
+        claims.push_str(scope);
+        claims.push('"');
+        claims.push_str(&client.extra);
+        claims.push('}');
+
+        let header = &self.signing.header_b64;
+        let mut token = String::with_capacity(header.len() + claims.len() * 4 / 3 + 700);
+        token.push_str(header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims.as_bytes(), &mut token);
+        let signature = self
+            .signing
+            .key
+            .signer
+            .sign(token.as_bytes())
+            .map_err(|_| MintError::Sign)?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        Ok(token)
+    }
+}
+
+/// JSON for an `aud` claim: a string for one audience, else an array
+/// (RFC 7519 §4.1.3).
+fn aud_json(audiences: &[String]) -> String {
+    match audiences {
+        [one] => json_string(one),
+        many => serde_json::to_string(many).unwrap_or_else(|_| "[]".into()),
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
@@ -85,10 +168,6 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0u8; 20]
 }
 
 /// Formats `n` in decimal into `buf` without allocating.
@@ -113,6 +192,8 @@ pub enum Inactive {
     Malformed(jsonwebtoken::errors::Error),
     #[error("typ is not at+jwt")]
     Typ,
+    #[error("the header has crit, and tokenmint understands no JWS extension")]
+    Crit,
     #[error("no kid, or a kid that is not published")]
     UnknownKid,
     #[error("alg does not match the key's algorithm")]
@@ -121,6 +202,25 @@ pub enum Inactive {
     Invalid(jsonwebtoken::errors::Error),
     #[error("expired")]
     Expired,
+}
+
+/// The checks every reader of a tokenmint token applies: the algorithm
+/// pinned to the key's (never the token's, RFC 8725 §3.1), no leeway,
+/// `exp` required, `nbf` checked, and the issuer when one is expected.
+/// Audience is the resource server's business, not introspection's.
+pub fn validation(alg: Algorithm, issuer: Option<&str>) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = 0;
+    validation.validate_aud = false;
+    validation.validate_nbf = true;
+    match issuer {
+        Some(issuer) => {
+            validation.set_issuer(&[issuer]);
+            validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        }
+        None => validation.set_required_spec_claims(&["exp"]),
+    }
+    validation
 }
 
 /// Verifies a token this server signed, with a key it still publishes, that
@@ -138,23 +238,21 @@ pub fn verify(
     if !typ_ok {
         return Err(Inactive::Typ);
     }
+    // RFC 7515 §4.1.11: an unknown critical extension makes the JWS invalid.
+    if header.crit.is_some() {
+        return Err(Inactive::Crit);
+    }
     let key = header
         .kid
         .as_deref()
         .and_then(|kid| keys.get(kid))
         .ok_or(Inactive::UnknownKid)?;
-    // The algorithm comes from the key, never from the token (RFC 8725 §3.1).
     if header.alg != key.alg {
         return Err(Inactive::Alg);
     }
-    let mut validation = Validation::new(key.alg);
-    validation.leeway = 0;
-    validation.set_issuer(&[issuer]);
-    validation.validate_aud = false;
-    validation.validate_nbf = true;
-    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-    let data = decode::<Map<String, Value>>(token, &key.decoding, &validation)
-        .map_err(Inactive::Invalid)?;
+    let data =
+        decode::<Map<String, Value>>(token, &key.decoding, &validation(key.alg, Some(issuer)))
+            .map_err(Inactive::Invalid)?;
     let exp = data.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
     if now >= exp {
         return Err(Inactive::Expired);
@@ -168,9 +266,15 @@ mod tests {
 
     #[test]
     fn numbers_format_like_display() {
-        let mut buf = itoa_buf();
+        let mut buf = [0u8; 20];
         for n in [0, 7, 10, 1_700_000_000, u64::MAX] {
             assert_eq!(fmt_u64(&mut buf, n), n.to_string());
         }
+    }
+
+    #[test]
+    fn one_audience_is_a_string_and_several_an_array() {
+        assert_eq!(aud_json(&["a".into()]), "\"a\"");
+        assert_eq!(aud_json(&["a".into(), "b\"".into()]), "[\"a\",\"b\\\"\"]");
     }
 }

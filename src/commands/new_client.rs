@@ -5,18 +5,18 @@ use anyhow::{anyhow, bail};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use crate::oauth::scope;
+use crate::oauth::scope::ScopeSet;
 use crate::secret_hash::{SecretHash, DEFAULT_ITERATIONS};
 
 pub fn run(id: &str, scopes: Option<&str>) -> anyhow::Result<()> {
     if id.is_empty() || id.chars().any(char::is_control) {
         bail!("--id must be non-empty and without control characters");
     }
-    let scopes: Vec<&str> = match scopes.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => scope::parse(s).ok_or_else(|| {
+    let scopes = match scopes.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => ScopeSet::parse(s).ok_or_else(|| {
             anyhow!("--scopes must be scope tokens separated by single spaces (RFC 6749 §3.3)")
         })?,
-        None => Vec::new(),
+        None => ScopeSet::default(),
     };
     let mut raw = [0u8; 32]; // 256 bits
     crate::crypto::random_bytes(&mut raw)
@@ -33,11 +33,7 @@ pub fn run(id: &str, scopes: Option<&str>) -> anyhow::Result<()> {
     println!("secret_hash = {}", quote(&hash));
     println!(
         "scopes = [{}]",
-        scopes
-            .iter()
-            .map(|s| quote(s))
-            .collect::<Vec<_>>()
-            .join(", ")
+        scopes.iter().map(quote).collect::<Vec<_>>().join(", ")
     );
     Ok(())
 }

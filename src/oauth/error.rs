@@ -1,13 +1,12 @@
-//! OAuth errors as values, rendered in exactly one place (RFC 6749 §5.2):
-//! status, `{"error","error_description"}`, `WWW-Authenticate` for Basic,
-//! `Retry-After` for throttling, and `Cache-Control: no-store`. A description
-//! never contains a secret: callers pass fixed text or non-secret values.
+//! OAuth errors as values (RFC 6749 §5.2, RFC 8707 §2): the `error` code,
+//! the HTTP status, and a description. Rendering them as HTTP responses is
+//! `routes::error`'s job, the one place that does it.
+//!
+//! A description uses only the characters §5.2 allows (printable ASCII but
+//! `"` and `\`), stays short, and never repeats request input: callers pass
+//! fixed text that may name a parameter, never its value.
 
 use std::borrow::Cow;
-
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 
 type Text = Cow<'static, str>;
 
@@ -15,8 +14,8 @@ type Text = Cow<'static, str>;
 pub enum OAuthError {
     #[error("invalid_request: {0}")]
     InvalidRequest(Text),
-    /// `challenge`: add `WWW-Authenticate: Basic` (Basic was used, or no
-    /// credentials were sent: RFC 6749 §5.2).
+    /// `challenge`: answer with `WWW-Authenticate: Basic` (Basic was used,
+    /// or no credentials were sent: RFC 6749 §5.2).
     #[error("invalid_client: {description}")]
     InvalidClient { description: Text, challenge: bool },
     #[error("unauthorized_client: {0}")]
@@ -25,11 +24,11 @@ pub enum OAuthError {
     UnsupportedGrantType(Text),
     #[error("invalid_scope: {0}")]
     InvalidScope(Text),
-    /// RFC 8707 §2.
     #[error("invalid_target: {0}")]
     InvalidTarget(Text),
+    /// Too many failed authentications (429).
     #[error("temporarily_unavailable: retry after {retry_after} s")]
-    TemporarilyUnavailable { retry_after: u64 },
+    Throttled { retry_after: u64 },
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("method not allowed")]
@@ -54,20 +53,32 @@ impl OAuthError {
     /// The `error` code (also the `result` label of the request metric).
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidRequest(_) | Self::PayloadTooLarge { .. } => "invalid_request",
+            Self::MethodNotAllowed { .. } => "invalid_request",
             Self::InvalidClient { .. } => "invalid_client",
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
-            Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
-            Self::PayloadTooLarge { .. } => "invalid_request",
-            Self::MethodNotAllowed { .. } => "invalid_request",
+            Self::Throttled { .. } => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
     }
 
-    fn description(&self) -> Cow<'_, str> {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidClient { .. } => 401,
+            Self::Throttled { .. } => 429,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::ServerError => 500,
+            _ => 400,
+        }
+    }
+
+    /// The `error_description`.
+    pub fn description(&self) -> Cow<'_, str> {
         match self {
             Self::InvalidRequest(t)
             | Self::UnauthorizedClient(t)
@@ -75,9 +86,7 @@ impl OAuthError {
             | Self::InvalidScope(t)
             | Self::InvalidTarget(t)
             | Self::InvalidClient { description: t, .. } => Cow::Borrowed(t),
-            Self::TemporarilyUnavailable { .. } => {
-                "too many failed client authentications; retry later".into()
-            }
+            Self::Throttled { .. } => "too many failed client authentications; retry later".into(),
             Self::PayloadTooLarge { limit } => {
                 format!("request body larger than {limit} bytes").into()
             }
@@ -87,42 +96,8 @@ impl OAuthError {
     }
 }
 
-impl ResponseError for OAuthError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
-            Self::TemporarilyUnavailable { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status_code());
-        res.insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::PRAGMA, "no-cache"));
-        match self {
-            Self::InvalidClient {
-                challenge: true, ..
-            } => {
-                res.insert_header((
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"tokenmint\""),
-                ));
-            }
-            Self::TemporarilyUnavailable { retry_after } => {
-                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
-            }
-            Self::MethodNotAllowed { allow } => {
-                res.insert_header((header::ALLOW, *allow));
-            }
-            _ => {}
-        }
-        res.json(serde_json::json!({
-            "error": self.code(),
-            "error_description": self.description(),
-        }))
-    }
+/// RFC 6749 §5.2: `error_description` is `%x20-21 / %x23-5B / %x5D-7E`.
+pub fn is_valid_description(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b == 0x20 || b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }

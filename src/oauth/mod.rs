@@ -1,12 +1,14 @@
-//! The OAuth 2.0 protocol layer: strict form parsing, client authentication
-//! extraction (RFC 6749 §2.3), the scope grammar (§3.3), the grant decision
-//! and the error responses (§5.2). No HTTP framework types leak in here
-//! except in `error`, which renders errors in one place.
+//! The OAuth 2.0 protocol layer, free of any HTTP framework: strict form
+//! parsing, the request values parsed once ([`request`]), the credential a
+//! request presents (RFC 6749 §2.3), the scope grammar (§3.3), the grant
+//! decision and the error values (§5.2). Rendering errors as HTTP responses
+//! is `routes::error`'s job.
 
-pub mod client_auth;
+pub mod credentials;
 pub mod error;
 pub mod form;
 pub mod grant;
+pub mod request;
 pub mod scope;
 
 pub use error::OAuthError;

@@ -1,16 +1,18 @@
-//! Reading a form body under OAuth rules: size checked from `Content-Length`
-//! before reading (413), `application/x-www-form-urlencoded` required
-//! (400 `invalid_request`, not 415), the body capped while it streams.
+//! Reading a request body under OAuth rules: size checked from
+//! `Content-Length` before reading (413), `application/x-www-form-urlencoded`
+//! required (400 `invalid_request`, not 415), the body capped while it
+//! streams. Parsing it is `oauth::request`'s job.
 
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use actix_web::{web, HttpRequest};
+use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::web::{self, Bytes};
+use actix_web::HttpRequest;
 
-use crate::oauth::form::Form;
+use crate::oauth::credentials::AuthHeader;
 use crate::oauth::OAuthError;
 
 pub const BODY_LIMIT: usize = 8 * 1024;
 
-pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Form, OAuthError> {
+pub async fn read_form_body(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, OAuthError> {
     let too_large = OAuthError::PayloadTooLarge { limit: BODY_LIMIT };
     if let Some(len) = req.headers().get(CONTENT_LENGTH) {
         let len = len
@@ -36,10 +38,14 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Form,
             "Content-Type must be application/x-www-form-urlencoded",
         ));
     }
-    let body = payload
+    payload
         .to_bytes_limited(BODY_LIMIT)
         .await
         .map_err(|_| too_large.clone())?
-        .map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
-    Form::parse(&body)
+        .map_err(|_| OAuthError::invalid_request("could not read the request body"))
+}
+
+/// The `Authorization` field(s) as the OAuth layer takes them.
+pub fn auth_header(req: &HttpRequest) -> AuthHeader<'_> {
+    AuthHeader::from_values(req.headers().get_all(AUTHORIZATION).map(|v| v.as_bytes()))
 }

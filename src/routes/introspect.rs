@@ -6,7 +6,9 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
-use super::token::authenticated_form;
+use super::body::{auth_header, read_form_body};
+use super::client::{authenticate, label, named};
+use crate::oauth::request::{IntrospectionRequest, Rejected};
 use crate::oauth::OAuthError;
 use crate::state::AppState;
 use crate::token::{unix_now, verify};
@@ -17,12 +19,28 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let snapshot = state.snapshot();
-    let (form, _client) = authenticated_form(&req, payload, &snapshot, &state).await?;
-    let token = form
-        .single("token")?
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    let now = unix_now();
-    let body = match verify(&snapshot.keys, &snapshot.settings.issuer, token, now) {
+    let header = auth_header(&req);
+    let parsed = match read_form_body(&req, payload).await {
+        Ok(body) => IntrospectionRequest::parse(header, &body),
+        Err(error) => Err(Rejected::before_body(error, header)),
+    };
+    let request = parsed.map_err(|rejected| {
+        label(&req, named(&snapshot, rejected.client_id.as_deref()));
+        rejected.error
+    })?;
+    let client = authenticate(&req, &state, &snapshot, &request.credential).await;
+    let client = client.map_err(|failure| {
+        let error = failure.error();
+        label(&req, failure.client);
+        error
+    })?;
+    label(&req, Some(client));
+    let body = match verify(
+        &snapshot.keys,
+        &snapshot.settings.issuer,
+        &request.token,
+        unix_now(),
+    ) {
         Ok(mut claims) => {
             claims.insert("active".into(), Value::Bool(true));
             claims.insert("token_type".into(), Value::String("Bearer".into()));

@@ -1,20 +1,21 @@
 //! `GET /jwks`: the prebuilt JWK Set with `Cache-Control`, a strong `ETag`,
-//! and `If-None-Match` evaluated as RFC 9110 §13.1.2 says.
+//! and `If-None-Match` evaluated as RFC 9110 §13.1.2 says (actix's typed
+//! header: a list of tags or `*`, weak comparison).
 
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::{self, ETag, EntityTag, Header as _, IfNoneMatch};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::state::AppState;
 
 pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.snapshot();
-    let not_modified = none_match(req.headers(), &snapshot.jwks_etag);
+    let not_modified = matches(IfNoneMatch::parse(&req).ok(), &snapshot.jwks_etag);
     let mut res = if not_modified {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
-    res.insert_header((header::ETAG, snapshot.jwks_etag.as_str()))
+    res.insert_header(ETag(snapshot.jwks_etag.clone()))
         .insert_header((header::CACHE_CONTROL, snapshot.jwks_cache_control.as_str()));
     if not_modified {
         return res.finish();
@@ -23,35 +24,38 @@ pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .body(snapshot.jwks_body.clone())
 }
 
-/// True when `If-None-Match` matches `etag`: `*`, or any listed tag equal
-/// under weak comparison (the `W/` prefix ignored on both sides).
-fn none_match(headers: &HeaderMap, etag: &str) -> bool {
-    let ours = etag.trim_start_matches("W/");
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours)
+/// True when the condition names `etag` (weakly) or is `*`. An absent or
+/// unparsable header matches nothing.
+fn matches(condition: Option<IfNoneMatch>, etag: &EntityTag) -> bool {
+    match condition {
+        Some(IfNoneMatch::Any) => true,
+        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(etag)),
+        None => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::HeaderValue;
+    use actix_web::test::TestRequest;
 
     #[test]
     fn if_none_match_uses_weak_comparison_over_a_list() {
-        let check = |v: &'static str| {
-            let mut h = HeaderMap::new();
-            h.insert(header::IF_NONE_MATCH, HeaderValue::from_static(v));
-            none_match(&h, "\"abc\"")
+        let ours = EntityTag::new_strong("abc".into());
+        let check = |values: &[&'static str]| {
+            let mut req = TestRequest::default();
+            for v in values {
+                req = req.append_header((header::IF_NONE_MATCH, *v));
+            }
+            matches(IfNoneMatch::parse(&req.to_http_request()).ok(), &ours)
         };
-        assert!(check("\"abc\""));
-        assert!(check("W/\"abc\""));
-        assert!(check("\"x\", W/\"abc\""));
-        assert!(check("*"));
-        assert!(!check("\"abcd\""));
-        assert!(!check("abc"));
+        assert!(check(&["\"abc\""]));
+        assert!(check(&["W/\"abc\""]));
+        assert!(check(&["\"x\", W/\"abc\""]));
+        assert!(check(&["\"x\"", "\"abc\""]), "tags across header fields");
+        assert!(check(&["*"]));
+        assert!(!check(&["\"abcd\""]));
+        assert!(!check(&["abc"]), "an unquoted tag is malformed");
+        assert!(!check(&[]));
     }
 }

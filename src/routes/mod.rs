@@ -3,7 +3,9 @@
 //! the public listener too when no `admin_listen` is configured.
 
 mod body;
+mod client;
 mod discovery;
+mod error;
 mod introspect;
 mod jwks;
 mod ops;
@@ -13,7 +15,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::oauth::OAuthError;
 
-pub use token::ClientLabel;
+pub use client::ClientLabel;
 
 const ALLOW_POST: &str = "POST";
 const ALLOW_GET: &str = "GET, HEAD";

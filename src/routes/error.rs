@@ -1,0 +1,42 @@
+//! The one place an [`OAuthError`] becomes an HTTP response (RFC 6749
+//! §5.2): status, `{"error","error_description"}`, `Cache-Control:
+//! no-store`, the Basic challenge, `Retry-After`, `Allow`.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::oauth::OAuthError;
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
+        match self {
+            Self::InvalidClient {
+                challenge: true, ..
+            } => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"tokenmint\""),
+                ));
+            }
+            Self::Throttled { retry_after } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            Self::MethodNotAllowed { allow } => {
+                res.insert_header((header::ALLOW, *allow));
+            }
+            _ => {}
+        }
+        res.json(serde_json::json!({
+            "error": self.code(),
+            "error_description": self.description(),
+        }))
+    }
+}
