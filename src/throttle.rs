@@ -20,6 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::HeaderMap;
+use ipnet::IpNet;
 
 const WINDOW: Duration = Duration::from_secs(60);
 /// Above this many tracked keys, stale ones are swept.
@@ -131,10 +132,10 @@ impl Throttle {
 pub fn source_address(
     peer: Option<IpAddr>,
     headers: &HeaderMap,
-    trusted: &[IpAddr],
+    trusted: &[IpNet],
 ) -> Option<IpAddr> {
     let peer = peer?;
-    if !trusted.contains(&peer) {
+    if !trusted.iter().any(|net| net.contains(&peer)) {
         return Some(peer);
     }
     let forwarded: Vec<IpAddr> = headers
@@ -147,7 +148,7 @@ pub fn source_address(
         forwarded
             .into_iter()
             .rev()
-            .find(|ip| !trusted.contains(ip))
+            .find(|ip| !trusted.iter().any(|net| net.contains(ip)))
             .unwrap_or(peer),
     )
 }
@@ -181,7 +182,7 @@ mod tests {
         );
         assert_eq!(source_address(Some(proxy), &h, &[]), Some(proxy));
         assert_eq!(
-            source_address(Some(proxy), &h, &[proxy]),
+            source_address(Some(proxy), &h, &[proxy.into()]),
             Some("198.51.100.7".parse().unwrap())
         );
     }
