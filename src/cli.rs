@@ -56,6 +56,10 @@ pub enum Command {
         /// URL (http/https) or file of a JWK Set [default: the keys of the configuration]
         #[arg(long, value_name = "URL-or-FILE")]
         jwks: Option<String>,
+        /// PEM file of the CA certificate(s) to trust for an https:// --jwks
+        /// [default: the Mozilla roots of webpki-roots]
+        #[arg(long, value_name = "FILE", requires = "jwks")]
+        cacert: Option<PathBuf>,
     },
 }
 

@@ -1,32 +1,51 @@
 //! The `tokenmint` binary: parse the command line, dispatch, report errors
 //! as one sentence (`{:#}`), exit 0 or 1. All logic lives in the library.
+//! A closed stdout (`tokenmint check-config | head -1`) ends a command
+//! quietly with status 141, as SIGPIPE would.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
 use tokenmint::cli::{Cli, Command};
-use tokenmint::commands;
+use tokenmint::commands::{self, with_output};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config_path();
     let result = match cli.command.unwrap_or(Command::Serve) {
+        // serve's stdout is its log, written by tracing.
         Command::Serve => commands::serve::run(&config).map(|()| true),
-        Command::CheckConfig => commands::check_config::run(&config),
-        Command::Keygen { alg, dir } => commands::keygen::run(&config, &alg, dir).map(|()| true),
-        Command::HashSecret { iterations } => commands::hash_secret::run(iterations).map(|()| true),
+        Command::CheckConfig => {
+            with_output(|out, err| commands::check_config::run(&config, out, err))
+        }
+        Command::Keygen { alg, dir } => {
+            with_output(|out, err| commands::keygen::run(&config, &alg, dir, out, err))
+                .map(|()| true)
+        }
+        Command::HashSecret { iterations } => {
+            with_output(|out, _| commands::hash_secret::run(iterations, out)).map(|()| true)
+        }
         Command::NewClient { id, scopes } => {
-            commands::new_client::run(&id, scopes.as_deref()).map(|()| true)
+            with_output(|out, err| commands::new_client::run(&id, scopes.as_deref(), out, err))
+                .map(|()| true)
         }
-        Command::Inspect { token, jwks } => {
-            commands::inspect::run(&config, &token, jwks.as_deref())
-        }
+        Command::Inspect {
+            token,
+            jwks,
+            cacert,
+        } => with_output(|out, err| {
+            let jwks = jwks.as_deref();
+            commands::inspect::run(&config, &token, jwks, cacert.as_deref(), out, err)
+        }),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
+        Err(e) if commands::is_broken_pipe(&e) => ExitCode::from(commands::BROKEN_PIPE_STATUS),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Not eprintln!: it panics when stderr is closed too.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             ExitCode::FAILURE
         }
     }

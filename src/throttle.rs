@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use ipnet::IpNet;
+
 const WINDOW: Duration = Duration::from_secs(60);
 /// Above this many tracked keys, stale ones are swept.
 const SWEEP_AT: usize = 10_000;
@@ -130,10 +132,10 @@ impl Throttle {
 pub fn source_address<'a>(
     peer: Option<IpAddr>,
     forwarded_for: impl Iterator<Item = &'a str>,
-    trusted: &[IpAddr],
+    trusted: &[IpNet],
 ) -> Option<IpAddr> {
     let peer = peer?;
-    if !trusted.contains(&peer) {
+    if !trusted.iter().any(|net| net.contains(&peer)) {
         return Some(peer);
     }
     let forwarded: Vec<IpAddr> = forwarded_for
@@ -144,7 +146,7 @@ pub fn source_address<'a>(
         forwarded
             .into_iter()
             .rev()
-            .find(|ip| !trusted.contains(ip))
+            .find(|ip| !trusted.iter().any(|net| net.contains(ip)))
             .unwrap_or(peer),
     )
 }
@@ -173,7 +175,7 @@ mod tests {
         let forwarded = || ["203.0.113.9, 198.51.100.7"].into_iter();
         assert_eq!(source_address(Some(proxy), forwarded(), &[]), Some(proxy));
         assert_eq!(
-            source_address(Some(proxy), forwarded(), &[proxy]),
+            source_address(Some(proxy), forwarded(), &[proxy.into()]),
             Some("198.51.100.7".parse().unwrap())
         );
     }

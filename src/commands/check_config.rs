@@ -1,117 +1,148 @@
 //! `tokenmint check-config`: everything `serve` would load, without serving.
 //! Prints a summary and every warning; lists every problem and fails.
+//! Configuration problems and key problems are listed together: the keys
+//! (and TLS files) are loaded whenever their own section is valid, even
+//! when another section is not.
 
+use std::io::Write;
 use std::path::Path;
 
-use crate::config::ClientSecret;
-use crate::keys::alg_name;
-use crate::state::Snapshot;
+use crate::config::{ClientSecret, KeySettings, Settings, TlsSettings};
+use crate::keys::{alg_name, KeySet};
 
-pub fn run(config: &Path) -> anyhow::Result<bool> {
-    let mut problems: Vec<String> = Vec::new();
-    let loaded = match crate::config::load(config) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("{}: INVALID", config.display());
-            for p in e.problems() {
-                eprintln!("  error: {p}");
-            }
-            return Ok(false);
-        }
+/// What was found besides the configuration's own problems.
+#[derive(Default)]
+struct Found {
+    problems: Vec<String>,
+    warnings: Vec<String>,
+}
+
+pub fn run(config: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<bool> {
+    let report = match crate::config::check(config) {
+        Ok(report) => report,
+        Err(e) => return invalid(config, &e.problems(), err),
     };
-    let s = &loaded.settings;
-    println!("config: {}", config.display());
-    println!("issuer: {}", s.issuer);
-    println!(
-        "listen: {} ({}){}",
-        s.server.listen,
-        if s.server.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        },
-        s.server
-            .admin_listen
-            .as_ref()
-            .map(|a| format!(", admin {a}"))
-            .unwrap_or_default()
-    );
-    if let Some(tls) = &s.server.tls {
-        match crate::tls::server_config(tls) {
-            Ok((_, warnings)) => {
-                println!("tls: {} + {}", tls.cert.display(), tls.key.display());
-                for w in warnings {
-                    eprintln!("  warning: {w}");
-                }
-            }
-            Err(e) => problems.push(e.to_string()),
-        }
+    let mut found = Found {
+        problems: report.problems.iter().map(ToString::to_string).collect(),
+        warnings: report.warnings.iter().map(ToString::to_string).collect(),
+    };
+    writeln!(out, "config: {}", config.display())?;
+    if let Some(s) = &report.settings {
+        summary(s, out)?;
     }
-    let dir = &s.keys.dir;
+    if let Some(tls) = &report.tls {
+        check_tls(tls, out, &mut found)?;
+    }
+    if let Some(keys) = &report.keys {
+        check_keys(keys, out, &mut found)?;
+    }
+    if let Some(s) = &report.settings {
+        clients(s, out)?;
+    }
+    for w in &found.warnings {
+        writeln!(err, "  warning: {w}")?;
+    }
+    if found.problems.is_empty() {
+        writeln!(out, "OK")?;
+        Ok(true)
+    } else {
+        invalid(config, &found.problems, err)
+    }
+}
+
+fn invalid(config: &Path, problems: &[String], err: &mut dyn Write) -> anyhow::Result<bool> {
+    writeln!(err, "{}: INVALID", config.display())?;
+    for p in problems {
+        writeln!(err, "  error: {p}")?;
+    }
+    Ok(false)
+}
+
+fn summary(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "issuer: {}", s.issuer)?;
+    let scheme = if s.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let admin = s
+        .server
+        .admin_listen
+        .as_ref()
+        .map(|a| format!(", admin {a}"))
+        .unwrap_or_default();
+    writeln!(out, "listen: {} ({scheme}){admin}", s.server.listen)?;
+    writeln!(
+        out,
+        "tokens: default_ttl {} s, max_ttl {} s, audience {:?}",
+        s.tokens.default_ttl, s.tokens.max_ttl, s.tokens.audience
+    )
+}
+
+fn check_tls(tls: &TlsSettings, out: &mut dyn Write, found: &mut Found) -> std::io::Result<()> {
+    match crate::tls::server_config(tls) {
+        Ok((_, warnings)) => {
+            writeln!(out, "tls: {} + {}", tls.cert.display(), tls.key.display())?;
+            found.warnings.extend(warnings);
+        }
+        Err(e) => found.problems.push(e.to_string()),
+    }
+    Ok(())
+}
+
+/// Loads the keys as `serve` would, except that a development key is never
+/// generated here: `check-config` only says that `serve` would make one.
+fn check_keys(keys: &KeySettings, out: &mut dyn Write, found: &mut Found) -> std::io::Result<()> {
+    let dir = &keys.dir;
     let no_keys_yet = crate::keys::pem_files(dir)
         .map(|f| f.is_empty())
         .unwrap_or(true);
-    if s.keys.generate_if_missing && no_keys_yet {
-        println!(
+    if keys.generate_if_missing && no_keys_yet {
+        return writeln!(
+            out,
             "keys: none in {} yet; `serve` will generate a development ES256 key (keys.generate_if_missing = true)",
             dir.display()
         );
-    } else {
-        let mut settings = s.clone();
-        settings.keys.generate_if_missing = false;
-        match Snapshot::build(settings) {
-            Ok((snapshot, notes)) => {
-                let active = &snapshot.keys.active().kid;
-                for k in snapshot.keys.iter() {
-                    println!(
-                        "key: {} {} {}{}",
-                        k.kid,
-                        alg_name(k.alg),
-                        k.path.display(),
-                        if &k.kid == active { " (active)" } else { "" }
-                    );
-                }
-                for n in notes {
-                    eprintln!("  warning: {n}");
-                }
-            }
-            Err(e) => problems.extend(e.problems()),
-        }
     }
-    println!(
-        "tokens: default_ttl {} s, max_ttl {} s, audience {:?}",
-        s.tokens.default_ttl, s.tokens.max_ttl, s.tokens.audience
-    );
+    match KeySet::load(dir, keys.active.as_deref(), false) {
+        Ok((set, notes)) => {
+            let active = &set.active().kid;
+            for k in set.iter() {
+                let mark = if &k.kid == active { " (active)" } else { "" };
+                writeln!(
+                    out,
+                    "key: {} {} {}{mark}",
+                    k.kid,
+                    alg_name(k.alg),
+                    k.path.display()
+                )?;
+            }
+            found.warnings.extend(notes);
+        }
+        Err(errors) => found
+            .problems
+            .extend(errors.iter().map(ToString::to_string)),
+    }
+    Ok(())
+}
+
+fn clients(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
     for c in &s.clients {
         let secret = match c.secrets.first() {
             Some(ClientSecret::Plain(_)) => "plaintext secret",
             Some(ClientSecret::Hashed(_)) => "hashed secret",
             None => "no secret",
         };
-        println!(
+        let auth: Vec<&str> = c.auth_methods.iter().map(|m| m.name()).collect();
+        writeln!(
+            out,
             "client: {} ({secret}; auth {}; scopes [{}]; audience [{}]; ttl {} s)",
             c.id,
-            c.auth_methods
-                .iter()
-                .map(|m| m.name())
-                .collect::<Vec<_>>()
-                .join(", "),
+            auth.join(", "),
             c.scopes.join(" "),
             c.audience.join(" "),
             c.token_ttl
-        );
+        )?;
     }
-    for w in &loaded.warnings {
-        eprintln!("  warning: {w}");
-    }
-    if problems.is_empty() {
-        println!("OK");
-        Ok(true)
-    } else {
-        eprintln!("{}: INVALID", config.display());
-        for p in &problems {
-            eprintln!("  error: {p}");
-        }
-        Ok(false)
-    }
+    Ok(())
 }

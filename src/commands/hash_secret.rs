@@ -1,12 +1,12 @@
 //! `tokenmint hash-secret`: a secret on stdin, its `secret_hash` on stdout.
 
-use std::io::Read as _;
+use std::io::{Read as _, Write};
 
 use anyhow::{bail, Context as _};
 
 use crate::secret_hash::SecretHash;
 
-pub fn run(iterations: u32) -> anyhow::Result<()> {
+pub fn run(iterations: u32, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
@@ -24,6 +24,6 @@ pub fn run(iterations: u32) -> anyhow::Result<()> {
     }
     let hash = SecretHash::hash(secret, iterations)
         .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
-    println!("{hash}");
+    writeln!(out, "{hash}")?;
     Ok(())
 }

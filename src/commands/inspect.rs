@@ -1,8 +1,11 @@
 //! `tokenmint inspect`: show a token's header and claims, then verify it
-//! against the configured keys (issuer, signature, expiry) or against a
-//! JWK Set from a URL or file (signature, expiry). Exit code 1 when it does
-//! not verify. The algorithm always comes from the key, never the token.
+//! against the configured keys (signature, `typ`, issuer, time) or against a
+//! JWK Set from a URL or file (signature, time). A JWK Set over https is
+//! fetched trusting `--cacert` when given (a private CA), else the Mozilla
+//! roots. Exit code 1 when it does not verify, saying what was expected and
+//! what was found. The algorithm always comes from the key, never the token.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _};
@@ -10,38 +13,44 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-pub fn run(config: &Path, token: &str, jwks: Option<&str>) -> anyhow::Result<bool> {
+pub fn run(
+    config: &Path,
+    token: &str,
+    jwks: Option<&str>,
+    cacert: Option<&Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<bool> {
     crate::crypto::install_jwt_provider();
     let token = token.trim();
     let header = decode_header(token).context("while decoding the token header")?;
     let claims: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode_claims(token)
         .context("while decoding the token claims")?;
-    println!(
-        "header: {}",
-        serde_json::to_string_pretty(&header).unwrap_or_default()
-    );
-    println!(
-        "claims: {}",
-        serde_json::to_string_pretty(&claims).unwrap_or_default()
-    );
+    writeln!(out, "header: {}", serde_json::to_string_pretty(&header)?)?;
+    writeln!(out, "claims: {}", serde_json::to_string_pretty(&claims)?)?;
     let now = crate::token::unix_now();
     let verdict = match jwks {
-        Some(source) => verify_with_jwks(token, source, now),
-        None => verify_with_config(config, token, now),
+        Some(source) => verify_with_jwks(token, &claims, source, cacert, now),
+        None => verify_with_config(config, token, &claims, now),
     };
     match verdict {
         Ok(how) => {
-            println!("verified: {how}");
+            writeln!(out, "verified: {how}")?;
             Ok(true)
         }
         Err(e) => {
-            eprintln!("NOT VERIFIED: {e:#}");
+            writeln!(err, "NOT VERIFIED: {e:#}")?;
             Ok(false)
         }
     }
 }
 
-fn verify_with_config(config: &Path, token: &str, now: u64) -> anyhow::Result<String> {
+fn verify_with_config(
+    config: &Path,
+    token: &str,
+    claims: &Map<String, Value>,
+    now: u64,
+) -> anyhow::Result<String> {
     let loaded = crate::config::load(config)?;
     let s = &loaded.settings;
     let (keys, _) = crate::keys::KeySet::load(&s.keys.dir, s.keys.active.as_deref(), false)
@@ -56,22 +65,35 @@ fn verify_with_config(config: &Path, token: &str, now: u64) -> anyhow::Result<St
                     .join("; ")
             )
         })?;
-    crate::token::verify(&keys, &s.issuer, token, now).map_err(|e| anyhow!("{e}"))?;
+    if let Err(e) = crate::token::verify(&keys, &s.issuer, token, now) {
+        let published: Vec<&str> = keys.iter().map(|k| k.kid.as_str()).collect();
+        let mut why = mismatches(claims, Some(&s.issuer), now);
+        if matches!(e, crate::token::Inactive::UnknownKid) {
+            why.push(format!(
+                "kid: expected one of [{}] (in {}), found {}",
+                published.join(", "),
+                s.keys.dir.display(),
+                found_header_kid(token)
+            ));
+        }
+        bail!("{e}{}", because(&why));
+    }
     Ok(format!(
-        "signature, issuer {} and expiry, with the keys in {}",
+        "signature, typ, issuer {} and time, with the keys in {}",
         s.issuer,
         s.keys.dir.display()
     ))
 }
 
-fn verify_with_jwks(token: &str, source: &str, now: u64) -> anyhow::Result<String> {
+fn verify_with_jwks(
+    token: &str,
+    claims: &Map<String, Value>,
+    source: &str,
+    cacert: Option<&Path>,
+    now: u64,
+) -> anyhow::Result<String> {
     let text = if source.starts_with("http://") || source.starts_with("https://") {
-        ureq::get(source)
-            .call()
-            .with_context(|| format!("while fetching {source}"))?
-            .body_mut()
-            .read_to_string()
-            .with_context(|| format!("while reading {source}"))?
+        fetch(source, cacert)?
     } else {
         std::fs::read_to_string(source).with_context(|| format!("while reading {source}"))?
     };
@@ -79,33 +101,163 @@ fn verify_with_jwks(token: &str, source: &str, now: u64) -> anyhow::Result<Strin
         serde_json::from_str(&text).with_context(|| format!("{source} is not a JWK Set"))?;
     let header = decode_header(token)?;
     let kid = header.kid.ok_or_else(|| anyhow!("the token has no kid"))?;
-    let jwk = set
-        .find(&kid)
-        .ok_or_else(|| anyhow!("kid {kid} is not in {source}"))?;
+    let jwk = set.find(&kid).ok_or_else(|| {
+        let kids: Vec<&str> = set
+            .keys
+            .iter()
+            .filter_map(|k| k.common.key_id.as_deref())
+            .collect();
+        anyhow!(
+            "kid: expected one of [{}] (from {source}), found {kid}",
+            kids.join(", ")
+        )
+    })?;
     let alg = jwk
         .common
         .key_algorithm
         .and_then(|a| a.to_string().parse().ok())
         .ok_or_else(|| anyhow!("the JWK for {kid} has no usable alg"))?;
     if header.alg != alg {
-        bail!(
-            "the token says alg {:?} but key {kid} is {:?}",
-            header.alg,
-            alg
-        );
+        bail!("alg: expected {alg:?} (key {kid}), found {:?}", header.alg);
     }
     let key = DecodingKey::from_jwk(jwk)?;
+    // The signature here; the time claims below, so that a failure can say
+    // what was expected and what was found.
     let mut validation = Validation::new(alg);
     validation.leeway = 0;
     validation.validate_aud = false;
-    validation.set_required_spec_claims(&["exp"]);
-    let data =
-        decode::<Map<String, Value>>(token, &key, &validation).context("signature or claims")?;
-    let exp = data.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
-    if now >= exp {
-        bail!("the token expired at {exp}");
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.set_required_spec_claims::<&str>(&[]);
+    decode::<Map<String, Value>>(token, &key, &validation).context("signature")?;
+    let why = mismatches(claims, None, now);
+    if !why.is_empty() {
+        bail!("the signature is valid but{}", because(&why));
     }
+    let issuer = claims
+        .get("iss")
+        .map(Value::to_string)
+        .unwrap_or_else(|| "none".into());
     Ok(format!(
-        "signature and expiry, with kid {kid} from {source}"
+        "signature and time, with kid {kid} from {source} (issuer {issuer} not checked: no issuer is expected with --jwks)"
     ))
+}
+
+/// GETs `url`, trusting only the certificates of `cacert` when given.
+fn fetch(url: &str, cacert: Option<&Path>) -> anyhow::Result<String> {
+    let agent = match cacert {
+        None => ureq::agent(),
+        Some(path) => {
+            let tls = ureq::tls::TlsConfig::builder()
+                .root_certs(read_ca(path)?.into())
+                .build();
+            ureq::Agent::config_builder()
+                .tls_config(tls)
+                .build()
+                .new_agent()
+        }
+    };
+    let hint = if url.starts_with("https://") && cacert.is_none() {
+        " (for a server whose certificate a private CA signed, pass --cacert CA.pem)"
+    } else {
+        ""
+    };
+    agent
+        .get(url)
+        .call()
+        .with_context(|| format!("while fetching {url}{hint}"))?
+        .body_mut()
+        .read_to_string()
+        .with_context(|| format!("while reading {url}"))
+}
+
+/// The certificates of a PEM file, for `--cacert`.
+pub fn read_ca(path: &Path) -> anyhow::Result<Vec<ureq::tls::Certificate<'static>>> {
+    let pem = std::fs::read(path)
+        .with_context(|| format!("while reading --cacert {}", path.display()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        let item = item.with_context(|| format!("--cacert {} is not PEM", path.display()))?;
+        if let ureq::tls::PemItem::Certificate(c) = item {
+            certs.push(c);
+        }
+    }
+    if certs.is_empty() {
+        bail!(
+            "--cacert {}: no `-----BEGIN CERTIFICATE-----` block; give the PEM certificate of the CA (or the self-signed certificate itself)",
+            path.display()
+        );
+    }
+    Ok(certs)
+}
+
+/// Each claim that does not hold at `now`, as "what: expected …, found …".
+pub fn mismatches(claims: &Map<String, Value>, issuer: Option<&str>, now: u64) -> Vec<String> {
+    let mut why = Vec::new();
+    if let Some(expected) = issuer {
+        match claims.get("iss") {
+            Some(Value::String(found)) if found == expected => {}
+            Some(found) => why.push(format!("issuer: expected \"{expected}\", found {found}")),
+            None => why.push(format!(
+                "issuer: expected \"{expected}\", found no iss claim"
+            )),
+        }
+    }
+    match claims.get("exp").and_then(Value::as_u64) {
+        Some(exp) if now >= exp => why.push(format!(
+            "expiry: expected exp after now ({now}), found exp {exp}: expired {} s ago",
+            now - exp
+        )),
+        Some(_) => {}
+        None => why.push("expiry: expected a numeric exp claim, found none".into()),
+    }
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_u64) {
+        if nbf > now {
+            why.push(format!(
+                "not before: expected nbf at or before now ({now}), found nbf {nbf}: valid in {} s",
+                nbf - now
+            ));
+        }
+    }
+    why
+}
+
+fn because(why: &[String]) -> String {
+    if why.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", why.join("; "))
+    }
+}
+
+fn found_header_kid(token: &str) -> String {
+    decode_header(token)
+        .ok()
+        .and_then(|h| h.kid)
+        .unwrap_or_else(|| "no kid".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_wrong_issuer_and_an_expired_token_say_what_was_expected_and_found() {
+        let c = claims(json!({"iss": "https://a.example", "exp": 100, "nbf": 300}));
+        let why = mismatches(&c, Some("https://b.example"), 200);
+        assert_eq!(why.len(), 3, "{why:?}");
+        assert!(
+            why[0].contains("expected \"https://b.example\"")
+                && why[0].contains("found \"https://a.example\"")
+        );
+        assert!(why[1].contains("now (200)") && why[1].contains("exp 100"));
+        assert!(why[2].contains("nbf 300"));
+        let ok = claims(json!({"iss": "https://a.example", "exp": 201}));
+        assert!(mismatches(&ok, Some("https://a.example"), 200).is_empty());
+    }
 }

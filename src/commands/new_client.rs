@@ -1,6 +1,8 @@
 //! `tokenmint new-client`: a strong random secret, printed once on a line
 //! of its own, then a `[[clients]]` block holding only its hash.
 
+use std::io::Write;
+
 use anyhow::{anyhow, bail};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -8,7 +10,12 @@ use base64::Engine as _;
 use crate::oauth::scope::ScopeSet;
 use crate::secret_hash::{SecretHash, DEFAULT_ITERATIONS};
 
-pub fn run(id: &str, scopes: Option<&str>) -> anyhow::Result<()> {
+pub fn run(
+    id: &str,
+    scopes: Option<&str>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
     if id.is_empty() || id.chars().any(char::is_control) {
         bail!("--id must be non-empty and without control characters");
     }
@@ -25,15 +32,16 @@ pub fn run(id: &str, scopes: Option<&str>) -> anyhow::Result<()> {
     let hash = SecretHash::hash(&secret, DEFAULT_ITERATIONS)
         .map_err(|_| anyhow!("the system random generator failed"))?;
     let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    eprintln!("The first line is the client secret for {id}. It is shown only this once: hand it to the client now.");
-    println!("{secret}");
-    println!();
-    println!("[[clients]]");
-    println!("id = {}", quote(id));
-    println!("secret_hash = {}", quote(&hash));
-    println!(
+    writeln!(err, "The first line is the client secret for {id}. It is shown only this once: hand it to the client now.")?;
+    writeln!(out, "{secret}")?;
+    writeln!(out)?;
+    writeln!(out, "[[clients]]")?;
+    writeln!(out, "id = {}", quote(id))?;
+    writeln!(out, "secret_hash = {}", quote(&hash))?;
+    writeln!(
+        out,
         "scopes = [{}]",
         scopes.iter().map(quote).collect::<Vec<_>>().join(", ")
-    );
+    )?;
     Ok(())
 }

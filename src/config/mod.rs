@@ -1,12 +1,18 @@
 //! Configuration: `raw` (serde shapes of SPEC §2), `load` (figment layering
-//! of the TOML file and `TOKENMINT_` environment), `settings` (the validated
-//! values the rest of tokenmint uses; every problem collected at once).
+//! of the TOML file and `TOKENMINT_` environment), `validate` and `client`
+//! (one validator per section, every problem collected at once as a
+//! [`Problem`]), `settings` (the validated values the rest of tokenmint uses).
 
+mod client;
 mod load;
+mod problem;
 mod raw;
 mod settings;
+mod validate;
 
-pub use load::{default_path, load, load_file, ConfigError};
+pub use client::{is_placeholder, PLACEHOLDER_SECRET_HASH};
+pub use load::{check, default_path, load, load_file, ConfigError, Report};
+pub use problem::Problem;
 pub use raw::{LogFormat, ScopePolicy};
 pub use settings::{
     AuthMethod, ClientSecret, ClientSettings, GrantSettings, KeySettings, LoadedConfig,

@@ -388,3 +388,292 @@ async fn wait_for_metric(http: &reqwest::Client, base: &str, what: &str) {
     }
     panic!("never saw {what}");
 }
+
+/// A config for check-config with one key in `dir/keys`; `body` goes
+/// after `[keys]` (which it may extend).
+fn config_with_a_key(dir: &Path, keys_extra: &str, body: &str) -> std::path::PathBuf {
+    let keys = dir.join("keys");
+    helpers::write_keys(&keys, &["ES256"]);
+    let config = dir.join("tm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"https://auth.example.com\"\n[keys]\ndir = {keys:?}\n{keys_extra}\n[tokens]\naudience = [\"https://api.example.com\"]\n{body}"
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn check_config(config: &Path) -> (bool, String, String) {
+    let out = tokenmint()
+        .args(["check-config", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_lists_config_and_key_problems_together_and_every_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_a_key(
+        dir.path(),
+        "active = \"no-such-kid\"\nactive_typo = 1",
+        "[server]\nlisten_typo = 1\n[[clients]]\nid = \"a\"\nsecret = \"x\"\n[[clients]]\nid = \"a\"\nsecret = \"y\"\n",
+    );
+    let (ok, _, err) = check_config(&config);
+    assert!(!ok);
+    for expected in [
+        "both have id \"a\"",
+        "no-such-kid",
+        "keys.active_typo",
+        "server.listen_typo",
+    ] {
+        assert!(err.contains(expected), "missing {expected}: {err}");
+    }
+}
+
+#[test]
+fn check_config_refuses_an_issuer_that_is_no_url_and_warns_about_a_loopback_issuer_on_another_port()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_a_key(dir.path(), "", "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("https://auth.example.com", "http://bad host:99999/"),
+    )
+    .unwrap();
+    let (ok, _, err) = check_config(&config);
+    assert!(!ok, "{err}");
+    assert!(err.contains("issuer") && err.contains("bad host"), "{err}");
+
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[server]\nlisten = \"127.0.0.1:9443\"\n",
+            text.replace("https://auth.example.com", "http://127.0.0.1:8080")
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = check_config(&config);
+    assert!(ok, "{out}{err}");
+    assert!(
+        err.contains("warning: issuer") && err.contains("loopback") && err.contains("9443"),
+        "{err}"
+    );
+}
+
+/// A stdout whose reading end is already closed: the first write fails
+/// with EPIPE, deterministically.
+fn closed_stdout() -> Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Stdio::from(writer)
+}
+
+#[test]
+fn every_subcommand_exits_quietly_when_its_stdout_is_closed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let b64 =
+        |s: &str| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, s);
+    let token = format!(
+        "{}.{}.AAAA",
+        b64(r#"{"alg":"ES256","typ":"at+jwt","kid":"k"}"#),
+        b64(r#"{"iss":"https://x","exp":1}"#)
+    );
+    let keys = dir.path().display().to_string();
+    let dev_config = root.join("config/tokenmint.toml").display().to_string();
+    let jwks = dir.path().join("none.json").display().to_string();
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["check-config", "--config", &dev_config],
+        vec!["keygen", "--alg", "ES256", "--dir", &keys],
+        vec!["hash-secret", "--iterations", "1000"],
+        vec!["new-client", "--id", "svc"],
+        vec!["inspect", &token, "--jwks", &jwks],
+    ];
+    for args in runs {
+        let mut child = tokenmint()
+            .current_dir(root)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(closed_stdout())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(b"a secret\n");
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_production_template_checks_with_a_warning_and_its_placeholder_hash_verifies_nothing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let template = root.join("config/production.example.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    helpers::write_keys(&keys, &["ES256"]);
+    let tls = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, tls.cert.pem()).unwrap();
+    std::fs::write(&key, tls.signing_key.serialize_pem()).unwrap();
+    let out = tokenmint()
+        .args(["check-config", "--config"])
+        .arg(&template)
+        .env("TOKENMINT_KEYS__DIR", &keys)
+        .env("TOKENMINT_SERVER__TLS__CERT", &cert)
+        .env("TOKENMINT_SERVER__TLS__KEY", &key)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("placeholder") && err.contains("tokenmint new-client --id reporting-service"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&template).unwrap();
+    let hash = text
+        .lines()
+        .find_map(|l| l.strip_prefix("secret_hash = "))
+        .unwrap()
+        .trim_matches('"');
+    let hash = tokenmint::secret_hash::SecretHash::parse(hash).unwrap();
+    assert!(!hash.verify("change-me"));
+}
+
+#[tokio::test]
+async fn ids_with_colons_and_spaces_authenticate_form_encoded_in_basic_and_in_the_body() {
+    let out = run_ok(tokenmint().args(["new-client", "--id", "urn:svc:one"]));
+    let mut lines = out.lines();
+    let secret = lines.next().unwrap().to_string();
+    let block: String = lines.collect::<Vec<_>>().join("\n");
+    let clients =
+        format!("{block}\n[[clients]]\nid = \"space client\"\nsecret = \"space secret\"\n");
+    let app = spawn_app_with(|c| c.clients = clients).await;
+    for (encoded_id, encoded_secret, secret) in [
+        ("urn%3Asvc%3Aone", secret.as_str(), secret.as_str()),
+        ("space+client", "space+secret", "space secret"),
+        ("space%20client", "space%20secret", "space secret"),
+    ] {
+        let token = app.token(encoded_id, encoded_secret, "").await;
+        assert!(token["access_token"].is_string());
+        let body = format!(
+            "grant_type=client_credentials&client_id={encoded_id}&client_secret={}",
+            encoded_secret.replace(' ', "+")
+        );
+        let res = app.post_form("/oauth2/token", &body).await;
+        assert_eq!(res.status(), 200, "{secret}: {}", res.text().await.unwrap());
+    }
+}
+
+/// A private CA and a certificate it issued for 127.0.0.1 and localhost.
+struct PrivateCa {
+    ca: std::path::PathBuf,
+    ca_pem: String,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+fn private_ca(dir: &Path) -> PrivateCa {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "tokenmint test-only CA");
+    let ca =
+        rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let p = PrivateCa {
+        ca: dir.join("ca.pem"),
+        ca_pem: ca.pem(),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    std::fs::write(&p.ca, &p.ca_pem).unwrap();
+    std::fs::write(&p.cert, leaf.pem()).unwrap();
+    std::fs::write(&p.key, leaf_key.serialize_pem()).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn inspect_fetches_an_https_jwks_trusting_the_private_ca_given_with_cacert() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = private_ca(dir.path());
+    let tls = Some((pki.cert.clone(), pki.key.clone()));
+    let mut app = spawn_app_with(|c| c.tls = tls).await;
+    app.http = helpers::http_client(Some(pki.ca_pem.as_bytes()));
+    let token = app.token("svc", "svc-secret", "").await;
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let jwks = app.url("/jwks");
+    assert!(jwks.starts_with("https://127.0.0.1:"), "{jwks}");
+    let out = tokenmint()
+        .args(["inspect", &token, "--jwks", &jwks, "--cacert"])
+        .arg(&pki.ca)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verified"));
+    // Without it, the failure says what to pass.
+    let out = tokenmint()
+        .args(["inspect", &token, "--jwks", &jwks])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cacert"));
+}
+
+#[tokio::test]
+async fn inspect_says_what_it_expected_and_found_for_an_expired_or_foreign_token() {
+    let app = spawn_app_with(|_| {}).await;
+    let token = app.token("svc", "svc-secret", "&validity_period=1").await;
+    let token = token["access_token"].as_str().unwrap().to_string();
+
+    // Another issuer, the same keys: the configuration's expectations.
+    let config = app.dir.path().join("other.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"https://other.example\"\n[keys]\ndir = {:?}\n[tokens]\naudience = [\"https://api.example.com\"]\n",
+            app.dir.path().join("keys")
+        ),
+    )
+    .unwrap();
+    let out = tokenmint()
+        .args(["inspect", &token, "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("expected \"https://other.example\"")
+            && err.contains("found \"https://tokenmint.test\""),
+        "{err}"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let out = tokenmint()
+        .args(["inspect", &token, "--jwks", &app.url("/jwks")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("expected exp after now") && err.contains("found exp"),
+        "{err}"
+    );
+}

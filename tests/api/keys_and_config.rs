@@ -179,3 +179,20 @@ async fn a_hashed_secret_authenticates_and_the_previous_hash_still_works_during_
         .await;
     assert_eq!(res.status(), 401);
 }
+
+#[tokio::test]
+async fn trusted_proxies_accept_cidr_ranges_and_bare_addresses() {
+    let app = spawn_app_with(|c| {
+        c.extra =
+            "[throttle]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\", \"2001:db8::/32\"]\n"
+                .into()
+    })
+    .await;
+    app.token("svc", "svc-secret", "").await;
+    let err =
+        start_error(|c| c.extra = "[throttle]\ntrusted_proxies = [\"10.0.0.0/99\"]\n".into()).await;
+    assert!(
+        err.contains("throttle.trusted_proxies[0]") && err.contains("10.0.0.0/99"),
+        "{err}"
+    );
+}

@@ -1,0 +1,290 @@
+//! `[[clients]]` validation: unique ids, exactly one kind of secret, scope
+//! tokens (RFC 6749 §3.3), audiences, lifetimes, authentication methods and
+//! extra claims. Each problem is keyed `clients[i].field` and names the
+//! client's id; a secret's value is never echoed.
+
+use super::problem::{Checked, Findings};
+use super::raw::RawClient;
+use super::settings::{AuthMethod, ClientSecret, ClientSettings, TokenSettings, REGISTERED_CLAIMS};
+use crate::oauth::scope;
+use crate::secret_hash::{SecretHash, WEAK_ITERATIONS};
+
+/// The hash shipped in `config/production.example.toml`: it parses, so the
+/// template checks, but its hash is all zero bytes, which no secret can
+/// reach (a PBKDF2 preimage), and it is recognised and warned about.
+pub const PLACEHOLDER_SECRET_HASH: &str =
+    "$pbkdf2-sha256$i=600000$UkVQTEFDRS1NRS1QTEFDRUhPTERFUg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// Every client, duplicates refused by naming both entries.
+pub(super) fn clients(raw: Vec<RawClient>, tokens: &TokenSettings) -> Checked<Vec<ClientSettings>> {
+    let mut f = Findings::default();
+    let mut ids: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for (i, c) in raw.into_iter().enumerate() {
+        if let Some(j) = ids.iter().position(|other| other == &c.id) {
+            f.problem(
+                format!("clients[{i}].id"),
+                format!(
+                    "clients[{j}] and clients[{i}] both have id \"{}\": client ids must be unique",
+                    c.id
+                ),
+            );
+            continue;
+        }
+        ids.push(c.id.clone());
+        if let Some(client) = f.take(client(i, c, tokens)) {
+            out.push(client);
+        }
+    }
+    if ids.is_empty() {
+        f.warning(
+            "clients",
+            "none configured: every token request will fail with invalid_client; add one with `tokenmint new-client --id ID`",
+        );
+    }
+    Checked::new(out, f)
+}
+
+/// One client. The value is built even when a field is wrong, so that every
+/// field is checked.
+pub(super) fn client(i: usize, c: RawClient, tokens: &TokenSettings) -> Checked<ClientSettings> {
+    let mut f = Findings::default();
+    let at = Key {
+        i,
+        id: c.id.clone(),
+    };
+    if c.id.is_empty() || c.id.chars().any(char::is_control) {
+        f.problem(
+            at.key("id"),
+            "must be non-empty and without control characters",
+        );
+    }
+    let secrets = secrets(&at, &c, &mut f);
+    let grant_types = c
+        .grant_types
+        .unwrap_or_else(|| vec!["client_credentials".into()]);
+    for g in &grant_types {
+        if g != "client_credentials" {
+            f.problem(at.key("grant_types"), at.says(format!("\"{g}\" is not supported (tokenmint runs client_credentials only; [] is a client that may only introspect)")));
+        }
+    }
+    check_scopes(&at, &c.scopes, &c.default_scopes, &mut f);
+    let audience = if c.audience.is_empty() {
+        tokens.audience.clone()
+    } else {
+        c.audience
+    };
+    if audience.is_empty() {
+        f.problem(
+            at.key("audience"),
+            at.says(
+                "no audience: set the client's audience or tokens.audience (RFC 9068 requires aud)",
+            ),
+        );
+    }
+    if audience.iter().any(|a| a.trim().is_empty()) {
+        f.problem(at.key("audience"), at.says("has an empty entry"));
+    }
+    let token_ttl = token_ttl(&at, c.token_ttl, tokens, &mut f);
+    let auth_methods = auth_methods(&at, c.auth_methods, &mut f);
+    for name in c.claims.keys() {
+        if REGISTERED_CLAIMS.contains(&name.as_str()) {
+            f.problem(
+                at.key(&format!("claims.{name}")),
+                at.says("a registered claim tokenmint sets itself; choose another name"),
+            );
+        }
+    }
+    let value = ClientSettings {
+        id: c.id,
+        secrets,
+        client_credentials: grant_types.iter().any(|g| g == "client_credentials"),
+        scopes: c.scopes,
+        default_scopes: c.default_scopes,
+        audience,
+        token_ttl,
+        auth_methods,
+        claims: c.claims,
+    };
+    Checked::new(value, f)
+}
+
+/// Where a client's problems are: `clients[i].field`, and the id in the
+/// message (the key path alone would not tell an operator which client).
+struct Key {
+    i: usize,
+    id: String,
+}
+
+impl Key {
+    fn key(&self, field: &str) -> String {
+        format!("clients[{}].{field}", self.i)
+    }
+
+    fn says(&self, message: impl AsRef<str>) -> String {
+        format!("(client \"{}\") {}", self.id, message.as_ref())
+    }
+}
+
+fn secrets(at: &Key, c: &RawClient, f: &mut Findings) -> Vec<ClientSecret> {
+    let mut secrets = Vec::new();
+    let make = format!(
+        "`tokenmint new-client --id {}` (a random secret) or `tokenmint hash-secret` (a secret you chose)",
+        shell_word(&c.id)
+    );
+    match (&c.secret, &c.secret_hash) {
+        (Some(_), Some(_)) => f.problem(
+            at.key("secret"),
+            at.says("set either secret_hash or secret, not both"),
+        ),
+        (None, None) => f.problem(
+            at.key("secret_hash"),
+            at.says(format!("no secret: set secret_hash (make one with {make})")),
+        ),
+        (Some(plain), None) => {
+            if plain.is_empty() {
+                f.problem(at.key("secret"), at.says("is empty"));
+            }
+            f.warning(at.key("secret"), at.says(format!("a plaintext secret, for development only; replace it with a secret_hash from {make}")));
+            secrets.push(ClientSecret::Plain(crate::crypto::sha256(plain.as_bytes())));
+        }
+        (None, Some(_)) => {}
+    }
+    for (field, value) in [
+        ("secret_hash", &c.secret_hash),
+        ("previous_secret_hash", &c.previous_secret_hash),
+    ] {
+        let Some(value) = value else { continue };
+        match SecretHash::parse(value.trim()) {
+            Ok(h) => {
+                if is_placeholder(value) {
+                    f.warning(at.key(field), at.says(format!("the template's placeholder, which no secret matches: this client cannot authenticate until you paste the secret_hash printed by {make}")));
+                } else if h.iterations() < WEAK_ITERATIONS {
+                    f.warning(
+                        at.key(field),
+                        at.says(format!(
+                            "uses {} PBKDF2 iterations; `tokenmint hash-secret` uses 600000",
+                            h.iterations()
+                        )),
+                    );
+                }
+                secrets.push(ClientSecret::Hashed(h));
+            }
+            // The value itself is never echoed: it may be a pasted secret.
+            Err(e) => f.problem(at.key(field), at.says(e.to_string())),
+        }
+    }
+    secrets
+}
+
+/// The placeholder, or any hash of the same shape whose hash part is all
+/// zero bytes: base64 `A`s.
+pub fn is_placeholder(secret_hash: &str) -> bool {
+    let value = secret_hash.trim();
+    value == PLACEHOLDER_SECRET_HASH
+        || value
+            .rsplit('$')
+            .next()
+            .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b == b'A'))
+}
+
+/// `id` as one shell word, for commands quoted in messages.
+fn shell_word(id: &str) -> String {
+    if !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/@".contains(c))
+    {
+        id.to_string()
+    } else {
+        format!("'{}'", id.replace('\'', "'\\''"))
+    }
+}
+
+fn check_scopes(at: &Key, scopes: &[String], default_scopes: &[String], f: &mut Findings) {
+    for (j, s) in scopes.iter().enumerate() {
+        if !scope::is_scope_token(s) {
+            f.problem(at.key(&format!("scopes[{j}]")), at.says(format!("\"{s}\" is not a scope token (RFC 6749 §3.3: printable ASCII without space, '\"' or '\\')")));
+        }
+    }
+    for s in default_scopes {
+        if !scopes.contains(s) {
+            f.problem(
+                at.key("default_scopes"),
+                at.says(format!("\"{s}\" is not in the client's scopes")),
+            );
+        }
+    }
+}
+
+fn token_ttl(at: &Key, configured: Option<u64>, tokens: &TokenSettings, f: &mut Findings) -> u64 {
+    let ttl = configured.unwrap_or(tokens.default_ttl);
+    if ttl == 0 {
+        f.problem(
+            at.key("token_ttl"),
+            at.says("= 0: must be at least 1 second"),
+        );
+        ttl
+    } else if tokens.max_ttl > 0 && ttl > tokens.max_ttl {
+        if configured.is_some() {
+            f.warning(
+                at.key("token_ttl"),
+                at.says(format!(
+                    "= {ttl} is above tokens.max_ttl = {}: clamped to {}",
+                    tokens.max_ttl, tokens.max_ttl
+                )),
+            );
+        }
+        tokens.max_ttl
+    } else {
+        ttl
+    }
+}
+
+fn auth_methods(at: &Key, names: Option<Vec<String>>, f: &mut Findings) -> Vec<AuthMethod> {
+    let names =
+        names.unwrap_or_else(|| vec!["client_secret_basic".into(), "client_secret_post".into()]);
+    if names.is_empty() {
+        f.problem(
+            at.key("auth_methods"),
+            at.says("is empty: the client could never authenticate"),
+        );
+    }
+    let mut methods = Vec::new();
+    for m in &names {
+        match m.as_str() {
+            "client_secret_basic" => methods.push(AuthMethod::ClientSecretBasic),
+            "client_secret_post" => methods.push(AuthMethod::ClientSecretPost),
+            other => f.problem(
+                at.key("auth_methods"),
+                at.says(format!(
+                    "\"{other}\" is not supported (client_secret_basic, client_secret_post)"
+                )),
+            ),
+        }
+    }
+    methods
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_placeholder_parses_is_recognised_and_verifies_no_secret() {
+        let hash = SecretHash::parse(PLACEHOLDER_SECRET_HASH).unwrap();
+        assert!(is_placeholder(PLACEHOLDER_SECRET_HASH));
+        for guess in ["", "change-me", "REPLACE-ME", "placeholder"] {
+            assert!(!hash.verify(guess));
+        }
+        let real = SecretHash::hash("change-me", 1000).unwrap();
+        assert!(!is_placeholder(&real));
+    }
+
+    #[test]
+    fn commands_in_messages_quote_ids_that_are_not_one_shell_word() {
+        assert_eq!(shell_word("urn:svc:one"), "urn:svc:one");
+        assert_eq!(shell_word("space client"), "'space client'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+    }
+}
