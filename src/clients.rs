@@ -1,24 +1,19 @@
-//! The configured clients, looked up by id, and secret verification:
-//! constant-time for plaintext (development) secrets, PBKDF2 for hashed ones
-//! behind a verified-secret cache, and a dummy check for unknown ids so that
-//! an unknown id is never cheaper than a wrong secret.
-//!
-//! The cache is keyed by HMAC-SHA256(per-registry random key, id ‖ 0 ‖
-//! secret), never by the secret; only successes enter it, and it lives and
-//! dies with the snapshot, so a reload (secret rotation) empties it.
+//! The configured clients, looked up by id, and what checking their secrets
+//! costs: quick checks (plaintext development secrets and the `$sha256$`
+//! form, compared in constant time), slow ones (PBKDF2, for the blocking
+//! pool), and a dummy slow check for unknown ids while any client has a
+//! slow hash, so that an unknown id does the same work as a known one.
+//! Caching, sharing and bounding slow checks is `auth`'s job.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
-
-use ring::hmac;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::config::{ClientSecret, ClientSettings, Settings};
 use crate::crypto::{ct_eq, sha256};
 use crate::oauth::scope::ScopeSet;
-use crate::secret_hash::{SecretHash, DEFAULT_ITERATIONS};
+use crate::secret_hash::SecretHash;
 use crate::token::ClientClaims;
-
-const CACHE_CAPACITY: usize = 10_000;
 
 /// A configured client, with what every token of it shares prebuilt.
 #[derive(Debug)]
@@ -27,42 +22,57 @@ pub struct Client {
     pub claims: ClientClaims,
     /// `default_scopes` as the grant hands them out.
     pub default_scopes: ScopeSet,
+    /// SHA-256 over the stored secrets: changes whenever they change, so a
+    /// verified secret is remembered only while its client's secrets stay.
+    pub secrets_fingerprint: [u8; 32],
+    slow_hashes: usize,
 }
 
 impl Client {
     pub fn new(settings: ClientSettings) -> Self {
+        let mut stored = Vec::new();
+        for secret in &settings.secrets {
+            match secret {
+                ClientSecret::Plain(digest) => stored.extend_from_slice(digest),
+                ClientSecret::Hashed(hash) => stored.extend_from_slice(hash.to_string().as_bytes()),
+            }
+            stored.push(0);
+        }
         Self {
             claims: ClientClaims::new(&settings),
             default_scopes: ScopeSet::from_tokens(
                 settings.default_scopes.iter().map(String::as_str),
             ),
+            secrets_fingerprint: sha256(&stored),
+            slow_hashes: settings
+                .secrets
+                .iter()
+                .filter(|s| matches!(s, ClientSecret::Hashed(h) if h.is_slow()))
+                .count(),
             settings,
         }
     }
 
-    fn has_hashed_secret(&self) -> bool {
-        self.settings
-            .secrets
-            .iter()
-            .any(|s| matches!(s, ClientSecret::Hashed(_)))
+    /// Whether any of its secrets needs the slow check.
+    pub fn has_slow_secret(&self) -> bool {
+        self.slow_hashes > 0
     }
 }
 
-/// The verdict of the cheap path.
-pub enum Check {
+/// The verdict of the quick check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quick {
     Valid,
     Invalid,
-    /// Needs PBKDF2: run [`ClientRegistry::verify_slow`] off the workers.
-    NeedsHashing,
+    /// Only the slow check can tell: run [`ClientRegistry::slow_check`].
+    NeedsSlowCheck,
 }
 
 pub struct ClientRegistry {
     clients: HashMap<String, Arc<Client>>,
-    /// Verified for unknown ids, at the cost a real hashed client pays.
-    dummy_hash: Option<SecretHash>,
-    cache_key: hmac::Key,
-    /// Read on every request of a hashed-secret client, written on a miss.
-    cache: RwLock<HashSet<[u8; 32]>>,
+    /// Checked for unknown ids, at the cost a real client's hash has.
+    dummy: Option<SecretHash>,
+    failure_delay: Duration,
 }
 
 impl std::fmt::Debug for ClientRegistry {
@@ -73,34 +83,46 @@ impl std::fmt::Debug for ClientRegistry {
     }
 }
 
+/// Candidate encodings of one presented secret (RFC 6749 §2.3.1 decoded and
+/// raw), the most a check ever tries.
+const MAX_CANDIDATES: u32 = 2;
+
 impl ClientRegistry {
+    /// Builds the registry. With any slow hash configured this times one
+    /// PBKDF2 check at the highest configured cost (a fraction of a second).
     pub fn new(settings: &Settings) -> Result<Self, ring::error::Unspecified> {
         let clients: HashMap<_, _> = settings
             .clients
             .iter()
             .map(|c| (c.id.clone(), Arc::new(Client::new(c.clone()))))
             .collect();
-        let dummy_hash = if clients.values().any(|c| c.has_hashed_secret()) {
-            let mut secret = [0u8; 16];
-            crate::crypto::random_bytes(&mut secret)?;
-            let cost = clients
-                .values()
-                .flat_map(|c| c.settings.secrets.iter())
-                .filter_map(|s| match s {
-                    ClientSecret::Hashed(h) => Some(h.iterations()),
-                    ClientSecret::Plain(_) => None,
-                })
-                .max()
-                .unwrap_or(DEFAULT_ITERATIONS);
-            Some(SecretHash::derive(&base64_of(&secret), cost)?)
-        } else {
-            None
+        let cost = clients
+            .values()
+            .flat_map(|c| c.settings.secrets.iter())
+            .filter_map(|s| match s {
+                ClientSecret::Hashed(h) => h.iterations(),
+                ClientSecret::Plain(_) => None,
+            })
+            .max();
+        let (dummy, failure_delay) = match cost {
+            Some(cost) => {
+                let mut secret = [0u8; 32];
+                crate::crypto::random_bytes(&mut secret)?;
+                let dummy = SecretHash::derive(&hex(&secret), cost)?;
+                let started = Instant::now();
+                let _ = dummy.verify("timing");
+                let most = clients.values().map(|c| c.slow_hashes).max().unwrap_or(1);
+                // The slowest failure: every candidate against every hash,
+                // with a margin for a busy machine.
+                let slowest = started.elapsed() * MAX_CANDIDATES * most.max(1) as u32;
+                (Some(dummy), slowest + slowest / 4)
+            }
+            None => (None, Duration::ZERO),
         };
         Ok(Self {
             clients,
-            dummy_hash,
-            cache_key: hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())?,
-            cache: RwLock::new(HashSet::new()),
+            dummy,
+            failure_delay,
         })
     }
 
@@ -117,88 +139,64 @@ impl ClientRegistry {
         self.clients.values()
     }
 
-    /// Plaintext secrets and cached successes; never hashes.
-    pub fn verify_fast(&self, client: Option<&Client>, secrets: &[String]) -> Check {
+    /// How long every failed authentication takes to answer: the cost of
+    /// the slowest configured check, so that time tells nothing about the
+    /// id, the number of stored secrets or the encoding presented.
+    pub fn failure_delay(&self) -> Duration {
+        self.failure_delay
+    }
+
+    /// Plaintext and `$sha256$` secrets, in constant time; never PBKDF2.
+    pub fn quick_check(&self, client: Option<&Client>, secrets: &[String]) -> Quick {
         let Some(client) = client else {
-            return if self.dummy_hash.is_some() {
-                Check::NeedsHashing
+            return if self.dummy.is_some() {
+                Quick::NeedsSlowCheck
             } else {
-                // Same work as a plaintext comparison, same answer every time.
-                let _ = ct_eq(&sha256(secrets[0].as_bytes()), &[0u8; 32]);
-                Check::Invalid
+                Quick::Invalid
             };
         };
-        let mut plain_ok = false;
+        let mut valid = false;
         for stored in &client.settings.secrets {
-            if let ClientSecret::Plain(digest) = stored {
-                for s in secrets {
-                    plain_ok |= ct_eq(&sha256(s.as_bytes()), digest);
-                }
+            for s in secrets {
+                valid |= match stored {
+                    ClientSecret::Plain(digest) => ct_eq(&sha256(s.as_bytes()), digest),
+                    ClientSecret::Hashed(h) if !h.is_slow() => h.verify(s),
+                    ClientSecret::Hashed(_) => false,
+                };
             }
         }
-        if plain_ok {
-            return Check::Valid;
-        }
-        if !client.has_hashed_secret() {
-            return Check::Invalid;
-        }
-        // Tags first, so the lock is held for the lookups only.
-        let tags: Vec<[u8; 32]> = secrets
-            .iter()
-            .map(|s| self.cache_tag(&client.settings.id, s))
-            .collect();
-        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
-        if tags.iter().any(|t| cache.contains(t)) {
-            Check::Valid
-        } else {
-            Check::NeedsHashing
+        match (valid, client.has_slow_secret()) {
+            (true, _) => Quick::Valid,
+            (false, true) => Quick::NeedsSlowCheck,
+            (false, false) => Quick::Invalid,
         }
     }
 
-    /// PBKDF2 against the client's hashes (or the dummy for an unknown id).
-    /// Slow by design: call it from a blocking pool.
-    pub fn verify_slow(&self, client: Option<&Client>, secrets: &[String]) -> bool {
+    /// PBKDF2 against the client's slow hashes (the dummy for an unknown
+    /// id): the index in `secrets` of the candidate that verified. Slow by
+    /// design: run it on the blocking pool.
+    pub fn slow_check(&self, client: Option<&Client>, secrets: &[String]) -> Option<usize> {
         let Some(client) = client else {
-            if let Some(dummy) = &self.dummy_hash {
-                let _ = dummy.verify(&secrets[0]);
+            if let Some(dummy) = &self.dummy {
+                for s in secrets {
+                    let _ = dummy.verify(s);
+                }
             }
-            return false;
+            return None;
         };
         for stored in &client.settings.secrets {
             if let ClientSecret::Hashed(hash) = stored {
-                for s in secrets {
-                    if hash.verify(s) {
-                        self.remember(&client.settings.id, s);
-                        return true;
+                if hash.is_slow() {
+                    if let Some(i) = secrets.iter().position(|s| hash.verify(s)) {
+                        return Some(i);
                     }
                 }
             }
         }
-        false
-    }
-
-    fn remember(&self, id: &str, secret: &str) {
-        let tag = self.cache_tag(id, secret);
-        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHE_CAPACITY {
-            // Crude but bounded: real clients re-verify once and come back.
-            cache.clear();
-        }
-        cache.insert(tag);
-    }
-
-    fn cache_tag(&self, id: &str, secret: &str) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&self.cache_key);
-        ctx.update(id.as_bytes());
-        ctx.update(&[0]);
-        ctx.update(secret.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.sign().as_ref());
-        out
+        None
     }
 }
 
-fn base64_of(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -11,7 +11,7 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 
-use crate::config::LoadedConfig;
+use crate::config::{LoadedConfig, ServerSettings};
 use crate::metrics::Metrics;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::access_log;
@@ -30,96 +30,34 @@ impl Application {
     /// served until [`run_until_stopped`](Self::run_until_stopped).
     pub fn build(loaded: LoadedConfig) -> anyhow::Result<Self> {
         crate::crypto::install_jwt_provider();
-        for warning in &loaded.warnings {
-            tracing::warn!("{warning}");
-        }
+        log_warnings(&loaded.warnings);
         let settings = loaded.settings;
-        let config_path = settings.source.clone();
-        let tls = match &settings.server.tls {
+        let server = settings.server.clone();
+        let tls = match &server.tls {
             Some(tls) => {
                 let (config, warnings) = crate::tls::server_config(tls)?;
-                for warning in warnings {
-                    tracing::warn!("{warning}");
-                }
+                log_warnings(&warnings);
                 Some(config)
             }
             None => None,
         };
-        let server = settings.server.clone();
-        let (snapshot, notes) = Snapshot::build(settings)?;
-        for note in notes {
-            tracing::warn!("{note}");
-        }
-        tracing::info!(
-            kid = %snapshot.keys.active().kid,
-            alg = crate::keys::alg_name(snapshot.keys.active().alg),
-            keys = snapshot.keys.iter().count(),
-            clients = snapshot.clients.iter().count(),
-            "signing key loaded"
-        );
-        let metrics = Metrics::new().context("while registering metrics")?;
-        let state = web::Data::new(AppState::new(snapshot, metrics, config_path));
+        let state = web::Data::new(app_state(settings)?);
 
-        let listener = TcpListener::bind(&server.listen)
-            .with_context(|| format!("while binding server.listen {}", server.listen))?;
+        let listener = bind("server.listen", &server.listen)?;
         let port = listener.local_addr()?.port();
         let admin_listener = match &server.admin_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .with_context(|| format!("while binding server.admin_listen {addr}"))?,
-            ),
+            Some(addr) => Some(bind("server.admin_listen", addr)?),
             None => None,
         };
         let admin_port = match &admin_listener {
             Some(l) => Some(l.local_addr()?.port()),
             None => None,
         };
-        let ops_on_public = admin_listener.is_none();
-
-        let public_state = state.clone();
-        let mut public = HttpServer::new(move || {
-            App::new()
-                .app_data(public_state.clone())
-                .configure(crate::routes::public)
-                .configure(|cfg| {
-                    if ops_on_public {
-                        crate::routes::admin(cfg);
-                    }
-                })
-                .wrap(from_fn(access_log))
-                .wrap(
-                    DefaultHeaders::new()
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("X-Frame-Options", "DENY")),
-                )
-        })
-        .disable_signals()
-        .shutdown_timeout(30);
-        if server.workers > 0 {
-            public = public.workers(server.workers);
-        }
         let with_tls = tls.is_some();
-        let public = match tls {
-            Some(config) => public.listen_rustls_0_23(listener, config)?,
-            None => public.listen(listener)?,
-        }
-        .run();
-
+        let ops_on_public = admin_listener.is_none();
+        let public = public_server(&server, listener, tls, state.clone(), ops_on_public)?;
         let admin = match admin_listener {
-            Some(listener) => {
-                let admin_state = state.clone();
-                Some(
-                    HttpServer::new(move || {
-                        App::new()
-                            .app_data(admin_state.clone())
-                            .configure(crate::routes::admin)
-                    })
-                    .disable_signals()
-                    .workers(1)
-                    .listen(listener)?
-                    .run(),
-                )
-            }
+            Some(listener) => Some(admin_server(listener, state.clone())?),
             None => None,
         };
         Ok(Self {
@@ -165,6 +103,84 @@ impl Application {
         signals.abort();
         result
     }
+}
+
+fn log_warnings(warnings: &[String]) {
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// The first snapshot and the state every handler shares.
+fn app_state(settings: crate::config::Settings) -> anyhow::Result<AppState> {
+    let config_path = settings.source.clone();
+    let (snapshot, notes) = Snapshot::build(settings)?;
+    log_warnings(&notes);
+    let key = snapshot.minter.signing_key();
+    tracing::info!(
+        kid = %key.kid,
+        alg = crate::keys::alg_name(key.alg),
+        keys = snapshot.keys.iter().count(),
+        clients = snapshot.clients.iter().count(),
+        "signing key loaded"
+    );
+    let metrics = Metrics::new().context("while registering metrics")?;
+    Ok(AppState::new(snapshot, metrics, config_path)?)
+}
+
+fn bind(key: &str, addr: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).with_context(|| format!("while binding {key} {addr}"))
+}
+
+/// The public listener: token, JWKS, discovery, introspection (and the
+/// operations endpoints when there is no admin listener), behind the
+/// access log and the security headers of every response.
+fn public_server(
+    server: &ServerSettings,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    state: web::Data<AppState>,
+    ops_on_public: bool,
+) -> anyhow::Result<Server> {
+    let mut http = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(crate::routes::public)
+            .configure(|cfg| {
+                if ops_on_public {
+                    crate::routes::admin(cfg);
+                }
+            })
+            .wrap(from_fn(access_log))
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("X-Frame-Options", "DENY")),
+            )
+    })
+    .disable_signals()
+    .shutdown_timeout(30);
+    if server.workers > 0 {
+        http = http.workers(server.workers);
+    }
+    let http = match tls {
+        Some(config) => http.listen_rustls_0_23(listener, config)?,
+        None => http.listen(listener)?,
+    };
+    Ok(http.run())
+}
+
+/// The admin listener: `/metrics`, `/healthz`, `/readyz`, one worker.
+fn admin_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(crate::routes::admin)
+    })
+    .disable_signals()
+    .workers(1)
+    .listen(listener)?
+    .run())
 }
 
 #[cfg(unix)]

@@ -14,11 +14,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::json;
 
+use crate::auth::AuthState;
 use crate::clients::ClientRegistry;
 use crate::config::Settings;
 use crate::keys::{alg_name, KeyError, KeySet};
 use crate::metrics::Metrics;
-use crate::throttle::Throttle;
 use crate::token::Minter;
 
 #[derive(Debug, thiserror::Error)]
@@ -121,24 +121,31 @@ fn discovery_document(settings: &Settings, keys: &KeySet) -> serde_json::Value {
     })
 }
 
-/// What handlers share: the current snapshot, the metrics, and where the
-/// configuration comes from (for reloads).
+/// What handlers share: the current snapshot, the metrics, what
+/// authentication keeps across reloads, and where the configuration comes
+/// from (for reloads).
 pub struct AppState {
     snapshot: ArcSwap<Snapshot>,
     pub metrics: Metrics,
-    pub throttle: Throttle,
+    pub auth: AuthState,
     pub config_path: PathBuf,
 }
 
 impl AppState {
-    pub fn new(snapshot: Snapshot, metrics: Metrics, config_path: PathBuf) -> Self {
+    pub fn new(
+        snapshot: Snapshot,
+        metrics: Metrics,
+        config_path: PathBuf,
+    ) -> Result<Self, SnapshotError> {
         metrics.set_active_key(snapshot.minter.signing_key());
-        Self {
+        // PBKDF2 is CPU-bound: more concurrent checks than cores only queue.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             metrics,
-            throttle: Throttle::default(),
+            auth: AuthState::new(cores).map_err(|_| SnapshotError::Random)?,
             config_path,
-        }
+        })
     }
 
     /// The current snapshot; hold it for the whole request.

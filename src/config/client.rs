@@ -159,12 +159,11 @@ fn secrets(at: &Key, c: &RawClient, f: &mut Findings) -> Vec<ClientSecret> {
             Ok(h) => {
                 if is_placeholder(value) {
                     f.warning(at.key(field), at.says(format!("the template's placeholder, which no secret matches: this client cannot authenticate until you paste the secret_hash printed by {make}")));
-                } else if h.iterations() < WEAK_ITERATIONS {
+                } else if let Some(weak) = h.iterations().filter(|&i| i < WEAK_ITERATIONS) {
                     f.warning(
                         at.key(field),
                         at.says(format!(
-                            "uses {} PBKDF2 iterations; `tokenmint hash-secret` uses 600000",
-                            h.iterations()
+                            "uses {weak} PBKDF2 iterations; `tokenmint hash-secret` uses 600000"
                         )),
                     );
                 }

@@ -29,6 +29,9 @@ pub enum OAuthError {
     /// Too many failed authentications (429).
     #[error("temporarily_unavailable: retry after {retry_after} s")]
     Throttled { retry_after: u64 },
+    /// Too many slow secret checks in progress (503).
+    #[error("temporarily_unavailable: busy, retry after {retry_after} s")]
+    Busy { retry_after: u64 },
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("method not allowed")]
@@ -60,7 +63,7 @@ impl OAuthError {
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
-            Self::Throttled { .. } => "temporarily_unavailable",
+            Self::Throttled { .. } | Self::Busy { .. } => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
     }
@@ -72,6 +75,7 @@ impl OAuthError {
             Self::Throttled { .. } => 429,
             Self::PayloadTooLarge { .. } => 413,
             Self::MethodNotAllowed { .. } => 405,
+            Self::Busy { .. } => 503,
             Self::ServerError => 500,
             _ => 400,
         }
@@ -87,6 +91,7 @@ impl OAuthError {
             | Self::InvalidTarget(t)
             | Self::InvalidClient { description: t, .. } => Cow::Borrowed(t),
             Self::Throttled { .. } => "too many failed client authentications; retry later".into(),
+            Self::Busy { .. } => "too many client authentications in progress; retry later".into(),
             Self::PayloadTooLarge { limit } => {
                 format!("request body larger than {limit} bytes").into()
             }

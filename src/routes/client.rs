@@ -36,7 +36,7 @@ pub async fn authenticate(
     );
     let authenticator = Authenticator {
         clients: &snapshot.clients,
-        throttle: &state.throttle,
+        state: &state.auth,
         limits,
     };
     let result = authenticator.authenticate(credential, source).await;

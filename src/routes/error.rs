@@ -26,7 +26,7 @@ impl ResponseError for OAuthError {
                     HeaderValue::from_static("Basic realm=\"tokenmint\""),
                 ));
             }
-            Self::Throttled { retry_after } => {
+            Self::Throttled { retry_after } | Self::Busy { retry_after } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             Self::MethodNotAllowed { allow } => {

@@ -308,3 +308,38 @@ async fn introspection_answers_get_with_405() {
         Some("POST")
     );
 }
+
+/// Re-signs `token` under `header` with this app's first key file, as a
+/// holder of the key would; the key is read from the app's keys directory.
+fn resigned(app: &TestApp, token: &str, header: &Value) -> String {
+    let path = std::fs::read_dir(app.dir.path().join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("0-"))
+        .unwrap();
+    let (key, _) = tokenmint::keys::load_file(&path).unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let input = format!("{}.{payload}", URL_SAFE_NO_PAD.encode(header.to_string()));
+    let sig = key.signer.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+#[tokio::test]
+async fn a_token_with_a_crit_header_is_inactive_rfc7515_4_1_11() {
+    let app = spawn_app().await;
+    let token = fresh_token(&app, "").await;
+    let mut header = crate::helpers::segment(&token, 0);
+    // The control: the same key re-signing the same header is active.
+    let same = resigned(&app, &token, &header);
+    assert_eq!(introspection(&app, &same).await["active"], true);
+
+    header["crit"] = json!(["x-unknown"]);
+    header["x-unknown"] = json!(1);
+    let critical = resigned(&app, &token, &header);
+    let body = introspection(&app, &critical).await;
+
+    assert_inactive(
+        &body,
+        "crit names an extension tokenmint does not understand",
+    );
+}

@@ -47,11 +47,18 @@ pub(crate) async fn expect_error(
     let body: Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
     assert_eq!(body["error"], code, "{text}");
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(!description.is_empty(), "an error_description: {text}");
+    // RFC 6749 5.2: %x20-21 / %x23-5B / %x5D-7E; SPEC 3.1: at most 200.
     assert!(
-        body["error_description"]
-            .as_str()
-            .is_some_and(|d| !d.is_empty()),
-        "an error_description: {text}"
+        description
+            .bytes()
+            .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e)),
+        "error_description outside the RFC 6749 5.2 characters: {text}"
+    );
+    assert!(
+        description.len() <= 200,
+        "error_description too long: {text}"
     );
     assert_security_headers(&headers);
     (headers, text)
@@ -282,14 +289,26 @@ async fn two_authorization_headers_are_invalid_request() {
 #[tokio::test]
 async fn malformed_basic_credentials_are_invalid_request() {
     let app = spawn_app().await;
+    let good = STANDARD.encode("svc:svc-secret");
     let no_colon = format!("Basic {}", STANDARD.encode("svc-without-colon"));
     let not_utf8 = format!("Basic {}", STANDARD.encode(b"svc:\xff\xfe"));
+    let tab = format!("Basic\t{good}");
+    let glued = format!("Basic{good}");
+    let two_words = format!("Basic {good} {good}");
 
+    // SPEC 3.1: an empty value, Basic without credentials, anything but
+    // spaces between scheme and credentials, or credentials that are not
+    // base64 of id:secret.
     for value in [
+        "",
+        "Basic",
         "Basic !!!not-base64!!!",
         "Basic c3Zj*c2VjcmV0",
         &no_colon,
         &not_utf8,
+        &tab,
+        &glued,
+        &two_words,
     ] {
         let res = post_with(
             &app,
@@ -299,6 +318,69 @@ async fn malformed_basic_credentials_are_invalid_request() {
         .await;
 
         expect_error(res, 400, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn another_authentication_scheme_is_invalid_client_with_the_basic_challenge() {
+    let app = spawn_app().await;
+
+    for value in [
+        "Bearer abc.def.ghi",
+        "Negotiate",
+        "Digest realm=\"x\", qop=\"auth\"",
+    ] {
+        let res = post_with(
+            &app,
+            &[("Content-Type", FORM), ("Authorization", value)],
+            "grant_type=client_credentials",
+        )
+        .await;
+
+        let (headers, _) = expect_error(res, 401, "invalid_client").await;
+        assert_eq!(www_authenticate(&headers), Some(CHALLENGE), "{value}");
+    }
+}
+
+#[tokio::test]
+async fn error_descriptions_never_repeat_request_input_rfc6749_5_2() {
+    let app = spawn_app().await;
+    let many_scopes: Vec<String> = (0..600).map(|i| format!("unknown{i}")).collect();
+    let cases = [
+        // an audience with a quote, a newline, a backslash and non-ASCII
+        (
+            "grant_type=client_credentials&audience=x%22%0A%5C%C3%A9y",
+            "invalid_target",
+        ),
+        (
+            "grant_type=client_credentials&resource=https%3A%2F%2Fevil.example",
+            "invalid_target",
+        ),
+        (
+            "grant_type=client_credentials&scope=ad%22min",
+            "invalid_scope",
+        ),
+        ("grant_type=client_credentials&scope=nope", "invalid_scope"),
+        (
+            &*format!(
+                "grant_type=client_credentials&scope={}",
+                many_scopes.join("+")
+            ),
+            "invalid_scope",
+        ),
+        ("grant_type=password", "unsupported_grant_type"),
+    ];
+    for (body, code) in cases {
+        let res = app.post_token("svc", "svc-secret", body).await;
+        let (_, text) = expect_error(res, 400, code).await;
+        let description: Value = serde_json::from_str(&text).unwrap();
+        let description = description["error_description"].as_str().unwrap();
+        for echoed in ["evil", "nope", "unknown1", "password", "ad\"min"] {
+            assert!(
+                !description.contains(echoed),
+                "{description} repeats {echoed}"
+            );
+        }
     }
 }
 

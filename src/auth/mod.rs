@@ -1,0 +1,263 @@
+//! Client authentication policy (RFC 6749 §2.3, SPEC §3.1): given the
+//! credential a request presents and where it comes from, which configured
+//! client it is — or why not. In order: the throttle (429 before any secret
+//! is checked), the quick check inline, the slow check (PBKDF2) shared by
+//! concurrent identical requests, bounded in number (503 past the bound,
+//! not a failure) and run on the blocking pool, then the method check.
+//! Every failure is counted and answered after one uniform delay, so time
+//! tells nothing about the id. It knows no HTTP framework: routes render
+//! the outcome and count it.
+
+mod verified;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use crate::clients::{Client, ClientRegistry, Quick};
+use crate::config::ThrottleSettings;
+use crate::oauth::credentials::{Credential, Secret};
+use crate::oauth::OAuthError;
+use crate::throttle::{Keys, Limits, Refusal, Throttle};
+use verified::{verdict, Flight, Flights, Verified};
+
+/// Why authentication failed; `label` is the `reason` of
+/// `tokenmint_auth_failures_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    NoCredentials,
+    UnknownClient,
+    WrongSecret,
+    MethodNotAllowed,
+    Throttled(Refusal),
+    /// Too many slow checks in progress (503; not counted as a failure).
+    Busy,
+    /// The slow check could not run (the blocking pool failed).
+    Internal,
+}
+
+impl Reason {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NoCredentials => "no_credentials",
+            Self::UnknownClient => "unknown_client",
+            Self::WrongSecret => "wrong_secret",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Throttled(_) => "throttled",
+            Self::Busy => "busy",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+/// A failed authentication: why, and the configured client the request
+/// named, if any (for labels: never proof of identity).
+#[derive(Debug)]
+pub struct Failure {
+    pub reason: Reason,
+    pub client: Option<Arc<Client>>,
+    /// Basic was used, or nothing: the answer carries the Basic challenge.
+    basic: bool,
+}
+
+impl Failure {
+    /// The response: one answer for every wrong credential, so that it
+    /// never tells which part was wrong (RFC 6749 §5.2 `invalid_client`).
+    pub fn error(&self) -> OAuthError {
+        match self.reason {
+            Reason::NoCredentials => OAuthError::invalid_client(
+                "client authentication is required (HTTP Basic or client_secret_post)",
+                true,
+            ),
+            Reason::Throttled(refusal) => OAuthError::Throttled {
+                retry_after: refusal.retry_after,
+            },
+            Reason::Busy => OAuthError::Busy { retry_after: 1 },
+            Reason::Internal => OAuthError::ServerError,
+            Reason::UnknownClient | Reason::WrongSecret | Reason::MethodNotAllowed => {
+                OAuthError::invalid_client("client authentication failed", self.basic)
+            }
+        }
+    }
+}
+
+/// What authentication keeps for the life of the application, across
+/// reloads: the throttle, the verified-secret cache, the checks in flight
+/// and the bound on slow checks.
+pub struct AuthState {
+    pub throttle: Arc<Throttle>,
+    verified: Arc<Verified>,
+    flights: Arc<Flights>,
+    slow_checks: Arc<Semaphore>,
+}
+
+impl AuthState {
+    /// `slow_checks`: how many PBKDF2 checks may run at once (about the
+    /// number of cores: more only queue).
+    pub fn new(slow_checks: usize) -> Result<Self, ring::error::Unspecified> {
+        Ok(Self {
+            throttle: Arc::new(Throttle::default()),
+            verified: Arc::new(Verified::new()?),
+            flights: Arc::new(Flights::default()),
+            slow_checks: Arc::new(Semaphore::new(slow_checks.max(1))),
+        })
+    }
+}
+
+/// One authentication: the clients of the current snapshot, the
+/// application's state and the limits in force.
+pub struct Authenticator<'a> {
+    pub clients: &'a Arc<ClientRegistry>,
+    pub state: &'a AuthState,
+    pub limits: &'a ThrottleSettings,
+}
+
+/// How one check went before the method check.
+enum Checked {
+    Valid,
+    /// Failed and counted (401), or failed past the limit (429).
+    Failed(Result<(), Refusal>),
+    Refused(Reason),
+}
+
+impl Authenticator<'_> {
+    /// The client `credential` proves, from `source`.
+    pub async fn authenticate(
+        &self,
+        credential: &Credential,
+        source: Option<IpAddr>,
+    ) -> Result<Arc<Client>, Failure> {
+        let started = Instant::now();
+        let named = self.clients.find(credential.client_ids()).cloned();
+        let fail = |reason, basic| Failure {
+            reason,
+            client: named.clone(),
+            basic,
+        };
+        let (basic, secret) = match credential {
+            Credential::Basic(secret) => (true, secret),
+            Credential::Post(secret) => (false, secret),
+            Credential::Absent { .. } => return Err(fail(Reason::NoCredentials, true)),
+        };
+        let limits = Limits {
+            per_client_source: self.limits.failures_per_client,
+            per_source: self.limits.failures_per_address,
+        };
+        let throttle = &self.state.throttle;
+        let keys = throttle.keys(named.as_ref().map(|c| c.settings.id.as_str()), source);
+        throttle
+            .check(keys, limits)
+            .map_err(|r| fail(Reason::Throttled(r), basic))?;
+        let reason = match self.check(named.as_ref(), secret, keys, limits).await {
+            Checked::Refused(reason) => return Err(fail(reason, basic)),
+            Checked::Failed(Err(refusal)) => return Err(fail(Reason::Throttled(refusal), basic)),
+            Checked::Failed(Ok(())) if named.is_none() => Reason::UnknownClient,
+            Checked::Failed(Ok(())) => Reason::WrongSecret,
+            Checked::Valid => match &named {
+                Some(c)
+                    if credential
+                        .method()
+                        .is_some_and(|m| c.settings.auth_methods.contains(&m)) =>
+                {
+                    return Ok(Arc::clone(c))
+                }
+                _ => match throttle.fail(keys, limits) {
+                    Ok(()) => Reason::MethodNotAllowed,
+                    Err(refusal) => return Err(fail(Reason::Throttled(refusal), basic)),
+                },
+            },
+        };
+        // One answer time for every failure (SPEC §3.1), without a worker.
+        tokio::time::sleep_until((started + self.clients.failure_delay()).into()).await;
+        Err(fail(reason, basic))
+    }
+
+    async fn check(
+        &self,
+        client: Option<&Arc<Client>>,
+        secret: &Secret,
+        keys: Keys,
+        limits: Limits,
+    ) -> Checked {
+        let quick = self
+            .clients
+            .quick_check(client.map(Arc::as_ref), &secret.secrets);
+        let verified = &self.state.verified;
+        match quick {
+            Quick::Valid => return Checked::Valid,
+            Quick::NeedsSlowCheck
+                if client.is_some_and(|c| verified.contains(c, &secret.secrets)) =>
+            {
+                return Checked::Valid
+            }
+            Quick::NeedsSlowCheck => {}
+            Quick::Invalid => {
+                // Under saturation a failure is 503 whatever the id, as a
+                // slow one would be: the answer must not tell them apart.
+                if self.clients.failure_delay() > Duration::ZERO
+                    && self.state.slow_checks.available_permits() == 0
+                {
+                    return Checked::Refused(Reason::Busy);
+                }
+                return Checked::Failed(self.state.throttle.fail(keys, limits));
+            }
+        }
+        let id = secret.ids.first().map_or("", String::as_str);
+        let tag = verified.tag(client.map(Arc::as_ref), id, &secret.secrets);
+        match self.state.flights.join(tag) {
+            Flight::Follow(receiver) => match verdict(receiver).await {
+                Some(true) => Checked::Valid,
+                Some(false) => Checked::Failed(self.state.throttle.fail(keys, limits)),
+                None => Checked::Refused(Reason::Busy),
+            },
+            Flight::Lead(leader) => self.lead(leader, client, secret, keys, limits).await,
+        }
+    }
+
+    /// Starts a shared slow check on the blocking pool. The failure is
+    /// reserved before it starts and settled by the check itself, so a
+    /// client that hangs up early is counted all the same.
+    async fn lead(
+        &self,
+        leader: verified::Leader,
+        client: Option<&Arc<Client>>,
+        secret: &Secret,
+        keys: Keys,
+        limits: Limits,
+    ) -> Checked {
+        let flights = Arc::clone(&self.state.flights);
+        let reservation = match self.state.throttle.reserve(keys, limits) {
+            Ok(r) => r,
+            Err(refusal) => {
+                flights.abort(leader);
+                return Checked::Failed(Err(refusal));
+            }
+        };
+        let Ok(permit) = Arc::clone(&self.state.slow_checks).try_acquire_owned() else {
+            flights.abort(leader);
+            return Checked::Refused(Reason::Busy);
+        };
+        let clients = Arc::clone(self.clients);
+        let verified = Arc::clone(&self.state.verified);
+        let client = client.cloned();
+        let secrets = secret.secrets.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            let matched = clients.slow_check(client.as_deref(), &secrets);
+            match (&client, matched) {
+                (Some(client), Some(i)) => verified.remember(client, &secrets[i]),
+                _ => reservation.fail(),
+            }
+            drop(permit);
+            let valid = matched.is_some();
+            flights.land(leader, valid);
+            valid
+        });
+        match job.await {
+            Ok(true) => Checked::Valid,
+            Ok(false) => Checked::Failed(Ok(())),
+            Err(_) => Checked::Refused(Reason::Internal),
+        }
+    }
+}
