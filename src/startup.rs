@@ -57,7 +57,7 @@ impl Application {
         let ops_on_public = admin_listener.is_none();
         let public = public_server(&server, listener, tls, state.clone(), ops_on_public)?;
         let admin = match admin_listener {
-            Some(listener) => Some(admin_server(listener, state.clone())?),
+            Some(listener) => Some(admin_server(&server, listener, state.clone())?),
             None => None,
         };
         Ok(Self {
@@ -159,7 +159,15 @@ fn public_server(
             )
     })
     .disable_signals()
-    .shutdown_timeout(30);
+    .shutdown_timeout(30)
+    // What keeps slow or idle peers from holding resources (SPEC §2): the
+    // deadline for a request head (the body's is `routes::body`'s), the
+    // connection cap, and HTTP/2 receive windows sized for 8 KiB bodies,
+    // which bound what one stream or connection makes the server buffer.
+    .client_request_timeout(server.request_timeout)
+    .max_connections(connections_per_worker(server, server.workers))
+    .h2_initial_window_size(16 * 1024)
+    .h2_initial_connection_window_size(64 * 1024);
     if server.workers > 0 {
         http = http.workers(server.workers);
     }
@@ -171,16 +179,31 @@ fn public_server(
 }
 
 /// The admin listener: `/metrics`, `/healthz`, `/readyz`, one worker.
-fn admin_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
-    Ok(HttpServer::new(move || {
+fn admin_server(
+    server: &ServerSettings,
+    listener: TcpListener,
+    state: web::Data<AppState>,
+) -> anyhow::Result<Server> {
+    let http = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .configure(crate::routes::admin)
     })
     .disable_signals()
     .workers(1)
-    .listen(listener)?
-    .run())
+    .client_request_timeout(server.request_timeout)
+    .max_connections(connections_per_worker(server, 1));
+    Ok(http.listen(listener)?.run())
+}
+
+/// Connections per worker for `server.max_connections` per listener
+/// (actix counts per worker).
+fn connections_per_worker(server: &ServerSettings, workers: usize) -> usize {
+    let workers = match workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    server.max_connections.div_ceil(workers).max(1)
 }
 
 #[cfg(unix)]

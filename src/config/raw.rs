@@ -32,6 +32,9 @@ pub struct RawServer {
     pub admin_listen: Option<String>,
     pub workers: usize,
     pub tls: Option<RawTls>,
+    pub drain_seconds: u64,
+    pub request_timeout: u64,
+    pub max_connections: usize,
 }
 
 impl Default for RawServer {
@@ -41,6 +44,9 @@ impl Default for RawServer {
             admin_listen: None,
             workers: 0,
             tls: None,
+            drain_seconds: 0,
+            request_timeout: 10,
+            max_connections: 10_000,
         }
     }
 }

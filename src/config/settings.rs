@@ -41,6 +41,12 @@ impl Settings {
 pub struct ServerSettings {
     pub listen: String,
     pub admin_listen: Option<String>,
+    /// After SIGTERM: seconds to keep serving while `/readyz` says 503.
+    pub drain_seconds: u64,
+    /// Deadline for receiving a whole request, headers and body.
+    pub request_timeout: std::time::Duration,
+    /// Concurrent connections per listener.
+    pub max_connections: usize,
     pub workers: usize,
     pub tls: Option<TlsSettings>,
 }

@@ -179,9 +179,24 @@ pub(super) fn server(raw: RawServer, issuer: &str) -> Checked<ServerSettings> {
             format!("issuer {} is https:// but server.listen serves plain HTTP: fine behind a TLS-terminating proxy, otherwise set [server.tls] cert and key", issuer.trim()),
         );
     }
+    if raw.request_timeout == 0 {
+        f.problem(
+            "server.request_timeout",
+            "= 0: must be at least 1 second (the deadline for a whole request; default 10)",
+        );
+    }
+    if raw.max_connections == 0 {
+        f.problem(
+            "server.max_connections",
+            "= 0: must be at least 1 (connections per listener; default 10000)",
+        );
+    }
     let value = ServerSettings {
         listen: raw.listen,
         admin_listen: raw.admin_listen,
+        drain_seconds: raw.drain_seconds,
+        request_timeout: std::time::Duration::from_secs(raw.request_timeout),
+        max_connections: raw.max_connections,
         workers: raw.workers,
         tls,
     };

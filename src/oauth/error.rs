@@ -32,6 +32,9 @@ pub enum OAuthError {
     /// Too many slow secret checks in progress (503).
     #[error("temporarily_unavailable: busy, retry after {retry_after} s")]
     Busy { retry_after: u64 },
+    /// The body did not arrive within `server.request_timeout` (408).
+    #[error("request body too slow")]
+    RequestTimeout,
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("method not allowed")]
@@ -56,7 +59,9 @@ impl OAuthError {
     /// The `error` code (also the `result` label of the request metric).
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidRequest(_) | Self::PayloadTooLarge { .. } => "invalid_request",
+            Self::InvalidRequest(_) | Self::PayloadTooLarge { .. } | Self::RequestTimeout => {
+                "invalid_request"
+            }
             Self::MethodNotAllowed { .. } => "invalid_request",
             Self::InvalidClient { .. } => "invalid_client",
             Self::UnauthorizedClient(_) => "unauthorized_client",
@@ -74,6 +79,7 @@ impl OAuthError {
             Self::InvalidClient { .. } => 401,
             Self::Throttled { .. } => 429,
             Self::PayloadTooLarge { .. } => 413,
+            Self::RequestTimeout => 408,
             Self::MethodNotAllowed { .. } => 405,
             Self::Busy { .. } => 503,
             Self::ServerError => 500,
@@ -96,6 +102,7 @@ impl OAuthError {
                 format!("request body larger than {limit} bytes").into()
             }
             Self::MethodNotAllowed { allow } => format!("method not allowed; use {allow}").into(),
+            Self::RequestTimeout => "the request body did not arrive in time".into(),
             Self::ServerError => "the server could not complete the request".into(),
         }
     }

@@ -3,6 +3,8 @@
 //! required (400 `invalid_request`, not 415), the body capped while it
 //! streams. Parsing it is `oauth::request`'s job.
 
+use std::time::Duration;
+
 use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::web::{self, Bytes};
 use actix_web::HttpRequest;
@@ -12,7 +14,13 @@ use crate::oauth::OAuthError;
 
 pub const BODY_LIMIT: usize = 8 * 1024;
 
-pub async fn read_form_body(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, OAuthError> {
+/// Reads the body within `deadline` (`server.request_timeout`): a peer that
+/// trickles it gets 408 and loses its connection.
+pub async fn read_form_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    deadline: Duration,
+) -> Result<Bytes, OAuthError> {
     let too_large = OAuthError::PayloadTooLarge { limit: BODY_LIMIT };
     if let Some(len) = req.headers().get(CONTENT_LENGTH) {
         let len = len
@@ -38,9 +46,9 @@ pub async fn read_form_body(req: &HttpRequest, payload: web::Payload) -> Result<
             "Content-Type must be application/x-www-form-urlencoded",
         ));
     }
-    payload
-        .to_bytes_limited(BODY_LIMIT)
+    tokio::time::timeout(deadline, payload.to_bytes_limited(BODY_LIMIT))
         .await
+        .map_err(|_| OAuthError::RequestTimeout)?
         .map_err(|_| too_large.clone())?
         .map_err(|_| OAuthError::invalid_request("could not read the request body"))
 }

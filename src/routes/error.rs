@@ -32,6 +32,10 @@ impl ResponseError for OAuthError {
             Self::MethodNotAllowed { allow } => {
                 res.insert_header((header::ALLOW, *allow));
             }
+            // The rest of a trickled body is not worth waiting for.
+            Self::RequestTimeout => {
+                res.force_close();
+            }
             _ => {}
         }
         res.json(serde_json::json!({

@@ -20,7 +20,8 @@ pub async fn introspect(
 ) -> Result<HttpResponse, OAuthError> {
     let snapshot = state.snapshot();
     let header = auth_header(&req);
-    let parsed = match read_form_body(&req, payload).await {
+    let parsed = match read_form_body(&req, payload, snapshot.settings.server.request_timeout).await
+    {
         Ok(body) => IntrospectionRequest::parse(header, &body),
         Err(error) => Err(Rejected::before_body(error, header)),
     };

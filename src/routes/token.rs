@@ -48,7 +48,8 @@ async fn issue(
     state: &AppState,
 ) -> (Result<HttpResponse, OAuthError>, Option<Arc<Client>>) {
     let header = auth_header(req);
-    let parsed = match read_form_body(req, payload).await {
+    let parsed = match read_form_body(req, payload, snapshot.settings.server.request_timeout).await
+    {
         Ok(body) => TokenRequest::parse(header, &body),
         Err(error) => Err(Rejected::before_body(error, header)),
     };
