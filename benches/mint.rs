@@ -1,13 +1,15 @@
 //! What a token costs next to its signature: ring's raw signature over a
-//! signing input of a real token's length, `token::mint` (claims + base64 +
-//! the same signature), and jsonwebtoken's `encode`, which re-parses the
-//! PKCS#8 key on every call (the trap STYLE.md measures). Run with
-//! `cargo bench --bench mint`.
+//! signing input of a real token's length, and `token::mint` (claims +
+//! base64 + the same signature). Run with `cargo bench --bench mint`.
+//!
+//! jsonwebtoken's `encode` is not compared any more: it re-parses the PKCS#8
+//! key on every call (the trap STYLE.md measures), and tokenmint's provider
+//! now refuses to sign through it.
 
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::Algorithm;
 use tokenmint::clients::Client;
 use tokenmint::config::{AuthMethod, ClientSettings};
 use tokenmint::keys::{generate_pem, parse_key};
@@ -28,7 +30,6 @@ fn client() -> Client {
 }
 
 fn bench(c: &mut Criterion) {
-    tokenmint::crypto::install_jwt_provider();
     let client = client();
     for alg in [Algorithm::ES256, Algorithm::EdDSA] {
         let name = tokenmint::keys::alg_name(alg);
@@ -51,29 +52,7 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("{name}/token::mint"), |b| {
             b.iter(|| mint(&key, &claims).unwrap())
         });
-        let der = pem_der(&pem);
-        let encoding = match alg {
-            Algorithm::EdDSA => EncodingKey::from_ed_der(&der),
-            _ => EncodingKey::from_ec_der(&der),
-        };
-        let mut header = Header::new(alg);
-        header.typ = Some("at+jwt".into());
-        header.kid = Some(key.kid.clone());
-        let body: serde_json::Value =
-            serde_json::json!({"iss": "https://auth.example.com", "sub": "reporting-service"});
-        c.bench_function(
-            &format!("{name}/jsonwebtoken::encode (key parsed per call)"),
-            |b| b.iter(|| jsonwebtoken::encode(&header, &body, &encoding).unwrap()),
-        );
     }
-}
-
-fn pem_der(pem: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .unwrap()
 }
 
 criterion_group!(benches, bench);
