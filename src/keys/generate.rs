@@ -1,6 +1,7 @@
 //! New key files: [`generate_pem`] makes a private key as PKCS#8 PEM text
-//! (ring for EC and Ed25519; the `openssl genpkey` command for RSA, which
-//! ring cannot generate), and [`generate`] writes it into the keys directory
+//! that openssl and common libraries read (ring for EC; for Ed25519 a seed
+//! from ring's CSPRNG in the RFC 8410 PKCS#8 v1 form; the `openssl genpkey`
+//! command for RSA, which ring cannot generate), and [`generate`] writes it into the keys directory
 //! as `<alg>-<kid>.pem` with mode 0600, creating the directory with 0700.
 //!
 //! Not here: reading keys (`load`) or the `keygen` command line (commands).
@@ -8,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use jsonwebtoken::Algorithm;
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, Ed25519KeyPair};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::EcdsaKeyPair;
 
 use super::{alg_name, file_err, parse_key, pem_encode, KeyError, ALG_MARKER};
 use crate::crypto::ecdsa_signing;
@@ -28,14 +29,33 @@ pub fn generate_pem(alg: Algorithm) -> Result<String, String> {
                 .as_ref()
                 .to_vec()
         }
-        Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
-            .map_err(random_failed)?
-            .as_ref()
-            .to_vec(),
+        Algorithm::EdDSA => {
+            let mut seed = [0u8; 32];
+            rng.fill(&mut seed).map_err(random_failed)?;
+            ed25519_pkcs8_v1(&seed)
+        }
         Algorithm::RS256 | Algorithm::PS256 => return openssl_rsa_pem(alg),
         _ => return Err(format!("unsupported algorithm {alg:?}")),
     };
     Ok(pem_encode("PRIVATE KEY", &der))
+}
+
+/// The DER of an RFC 8410 §7 PKCS#8 v1 Ed25519 private key: what
+/// `openssl genpkey -algorithm ed25519` writes, and what OpenSSL 3.0 and
+/// Python's `cryptography` read. ring's own `generate_pkcs8` writes a v2
+/// document (with the public key) that both refuse; ring loads this one with
+/// `from_pkcs8_maybe_unchecked`, deriving the public key from the seed.
+fn ed25519_pkcs8_v1(seed: &[u8; 32]) -> Vec<u8> {
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, // SEQUENCE, 46 bytes
+        0x02, 0x01, 0x00, // version v1 (0)
+        0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, // AlgorithmIdentifier id-Ed25519
+        0x04, 0x22, // privateKey OCTET STRING, 34 bytes, holding
+        0x04, 0x20, // CurvePrivateKey OCTET STRING, the 32-byte seed
+    ];
+    let mut der = PREFIX.to_vec();
+    der.extend_from_slice(seed);
+    der
 }
 
 /// A 3072-bit RSA key from `openssl genpkey` (PKCS#8 PEM), marked for PS256
@@ -100,4 +120,25 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ed25519_key_is_written_as_rfc8410_pkcs8_v1() {
+        // RFC 8410 §10.3: the example private key and its public key.
+        let pem = "-----BEGIN PRIVATE KEY-----\n\
+                   MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n\
+                   -----END PRIVATE KEY-----\n";
+        let der = super::super::pem::parse_pem(pem, Path::new("rfc8410.pem"))
+            .unwrap()
+            .der;
+        let seed: [u8; 32] = der[16..].try_into().unwrap();
+        assert_eq!(ed25519_pkcs8_v1(&seed), der);
+        let key = parse_key(&pem_encode("PRIVATE KEY", &der), Path::new("k.pem")).unwrap();
+        assert_eq!(key.alg, Algorithm::EdDSA);
+        assert_eq!(key.jwk["x"], "Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE");
+    }
 }

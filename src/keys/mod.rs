@@ -8,8 +8,8 @@
 //! the loader of the key's family (`ec`, `ed25519`, `rsa`); `jwk` builds the
 //! public JWK and the RFC 7638 `kid`; `generate` makes new key files.
 //!
-//! Not here: serving the JWK Set (routes), minting (token), or ring itself
-//! (crypto).
+//! Not here: serving the JWK Set (routes), minting (token), or the signer
+//! and ring's algorithm tables (crypto).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -2,7 +2,8 @@
 //! `PRIVATE KEY`, and the PKCS#8 structure (RFC 5208 `PrivateKeyInfo`, RFC
 //! 5958 `OneAsymmetricKey`) is read with the `asn1-rs` DER reader to find its
 //! `AlgorithmIdentifier`: the key family, the EC curve, and for RSA the
-//! modulus length. Every other format gets a message naming the fix.
+//! modulus length. Every other format or key type is refused with a message
+//! that names it (and the conversion, where openssl has one).
 //!
 //! Not here: whether the key itself is sound (ring checks that when a family
 //! loader builds the key pair), or PS256 (a marker line, not in the DER).

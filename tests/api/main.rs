@@ -8,6 +8,7 @@ mod cli;
 mod discovery;
 mod introspection;
 mod jwks;
+mod keygen;
 mod keys_and_config;
 mod tls;
 mod token;
