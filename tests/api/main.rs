@@ -3,6 +3,7 @@
 //! a resource server does (from the served JWK Set only).
 
 mod helpers;
+mod verify;
 
 mod cli;
 mod discovery;
