@@ -129,12 +129,10 @@ mod tests {
     #[test]
     fn an_ed25519_key_is_written_as_rfc8410_pkcs8_v1() {
         // RFC 8410 §10.3: the example private key and its public key.
-        let pem = "-----BEGIN PRIVATE KEY-----\n\
-                   MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n\
-                   -----END PRIVATE KEY-----\n";
-        let der = super::super::pem::parse_pem(pem, Path::new("rfc8410.pem"))
-            .unwrap()
-            .der;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/test-only-rfc8410-ed25519.pem");
+        let pem = std::fs::read_to_string(&path).unwrap();
+        let der = super::super::pem::parse_pem(&pem, &path).unwrap().der;
         let seed: [u8; 32] = der[16..].try_into().unwrap();
         assert_eq!(ed25519_pkcs8_v1(&seed), der);
         let key = parse_key(&pem_encode("PRIVATE KEY", &der), Path::new("k.pem")).unwrap();
