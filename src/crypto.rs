@@ -1,6 +1,13 @@
-//! Everything that touches ring: the per-key [`Signer`] built once per snapshot,
-//! and the ring-backed jsonwebtoken [`CryptoProvider`] used for verification
-//! (introspection, `inspect`, tests) and JWK thumbprints.
+//! The ring primitives the rest of tokenmint shares: the per-key [`Signer`]
+//! built once per snapshot, the one JOSE → ring ECDSA table
+//! ([`ecdsa_signing`]) and EC point split ([`ec_point_xy`]), random bytes,
+//! SHA-256 and constant-time comparison; and the ring-backed jsonwebtoken
+//! [`CryptoProvider`], used only to verify (introspection, `inspect`, the
+//! example resource server).
+//!
+//! Not here: reading key files into key pairs (keys), PBKDF2 (secret_hash),
+//! the verified-secret cache's HMAC (clients) or TLS (tls, rustls' own ring
+//! provider).
 //!
 //! Why our own signer: jsonwebtoken's `encode()` asks its provider for a new
 //! signer on every call, which for ring means re-parsing the PKCS#8 key per
@@ -115,11 +122,13 @@ pub fn install_jwt_provider() {
     let _ = RING_PROVIDER.install_default();
 }
 
-/// jsonwebtoken's provider over ring. Signing through it re-parses the key
-/// per call, so the token endpoint never uses it; HMAC is refused outright
-/// because tokenmint never issues or accepts HS* tokens (RFC 8725 §2.1).
+/// jsonwebtoken's provider over ring, for `decode`. Signing through it is
+/// refused (see `refuse_signer`); HMAC is refused outright because
+/// tokenmint never issues or accepts HS* tokens (RFC 8725 §2.1). The
+/// `key_utils` serve jsonwebtoken's JWK helpers, which tokenmint itself does
+/// not call (its JWKs and kids are built in keys), but the struct needs them.
 pub static RING_PROVIDER: CryptoProvider = CryptoProvider {
-    signer_factory: new_signer,
+    signer_factory: refuse_signer,
     verifier_factory: new_verifier,
     key_utils: KeyUtils {
         rsa_pub_components_from_private_key: rsa_components_from_private_key,
@@ -130,40 +139,42 @@ pub static RING_PROVIDER: CryptoProvider = CryptoProvider {
     },
 };
 
-fn new_signer(alg: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>, JwtError> {
-    let der = key.as_bytes();
-    let rng = SystemRandom::new();
-    let signer = match alg {
-        Algorithm::ES256 | Algorithm::ES384 => {
-            let pair = EcdsaKeyPair::from_pkcs8(ecdsa_signing(*alg)?, der, &rng)
-                .map_err(|_| ErrorKind::InvalidEcdsaKey)?;
-            Signer::ecdsa(*alg, pair)
-        }
-        Algorithm::EdDSA => Signer::ed25519(
-            Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-                .map_err(|_| ErrorKind::InvalidEddsaKey)?,
-        ),
-        Algorithm::RS256 | Algorithm::PS256 => {
-            let pair = RsaKeyPair::from_pkcs8(der)
-                .or_else(|_| RsaKeyPair::from_der(der))
-                .map_err(|e| ErrorKind::InvalidRsaKey(e.to_string()))?;
-            Signer::rsa(*alg, pair)
-        }
-        _ => return Err(ErrorKind::InvalidAlgorithm.into()),
-    };
-    Ok(Box::new(signer))
+/// tokenmint never signs through jsonwebtoken: `encode()` would ask for a new
+/// signer, and so re-parse the PKCS#8 key, on every token (STYLE.md, "Known
+/// traps"). Tokens are signed by each key's [`Signer`], built once per
+/// snapshot (`token::mint`). `CryptoProvider` requires the field, so this
+/// one refuses.
+fn refuse_signer(_: &Algorithm, _: &EncodingKey) -> Result<Box<dyn JwtSigner>, JwtError> {
+    Err(ErrorKind::Provider(
+        "tokenmint does not sign through jsonwebtoken; use the key's Signer".into(),
+    )
+    .into())
 }
 
-fn ecdsa_signing(alg: Algorithm) -> Result<&'static sig::EcdsaSigningAlgorithm, JwtError> {
+/// The ring ECDSA signing algorithm of a JOSE algorithm (ES256: P-256 with
+/// SHA-256; ES384: P-384 with SHA-384), in the fixed-length `r || s` form
+/// JWS uses (RFC 7518 §3.4).
+pub fn ecdsa_signing(alg: Algorithm) -> Option<&'static sig::EcdsaSigningAlgorithm> {
     match alg {
-        Algorithm::ES256 => Ok(&sig::ECDSA_P256_SHA256_FIXED_SIGNING),
-        Algorithm::ES384 => Ok(&sig::ECDSA_P384_SHA384_FIXED_SIGNING),
-        _ => Err(ErrorKind::InvalidAlgorithm.into()),
+        Algorithm::ES256 => Some(&sig::ECDSA_P256_SHA256_FIXED_SIGNING),
+        Algorithm::ES384 => Some(&sig::ECDSA_P384_SHA384_FIXED_SIGNING),
+        _ => None,
     }
 }
 
-/// Verifies with ring. The algorithm is the caller's choice (from the key,
-/// never from the token header) and jsonwebtoken checks it matches.
+/// Splits an uncompressed SEC1 point (`0x04 || x || y`, what ring's
+/// `public_key()` returns) into its coordinates.
+pub fn ec_point_xy(point: &[u8]) -> Option<(&[u8], &[u8])> {
+    match point.split_first() {
+        Some((0x04, xy)) if !xy.is_empty() && xy.len() % 2 == 0 => Some(xy.split_at(xy.len() / 2)),
+        _ => None,
+    }
+}
+
+/// Verifies with ring. The algorithm is the one the caller's `Validation`
+/// names (tokenmint's callers take it from the key, never from the token
+/// header, RFC 8725 §3.1); jsonwebtoken refuses a token whose header names
+/// another.
 struct RingVerifier {
     alg: Algorithm,
     key: DecodingKey,
@@ -238,15 +249,15 @@ fn ec_components_from_private_key(
     der: &[u8],
     alg: Algorithm,
 ) -> Result<(EllipticCurve, Vec<u8>, Vec<u8>), JwtError> {
-    let (curve, len) = match alg {
-        Algorithm::ES256 => (EllipticCurve::P256, 32),
-        Algorithm::ES384 => (EllipticCurve::P384, 48),
+    let curve = match alg {
+        Algorithm::ES256 => EllipticCurve::P256,
+        Algorithm::ES384 => EllipticCurve::P384,
         _ => return Err(ErrorKind::InvalidEcdsaKey.into()),
     };
-    let pair = EcdsaKeyPair::from_pkcs8(ecdsa_signing(alg)?, der, &SystemRandom::new())
+    let signing = ecdsa_signing(alg).ok_or(ErrorKind::InvalidEcdsaKey)?;
+    let pair = EcdsaKeyPair::from_pkcs8(signing, der, &SystemRandom::new())
         .map_err(|_| ErrorKind::InvalidEcdsaKey)?;
-    let point = pair.public_key().as_ref();
-    let (x, y) = point[1..].split_at(len);
+    let (x, y) = ec_point_xy(pair.public_key().as_ref()).ok_or(ErrorKind::InvalidEcdsaKey)?;
     Ok((curve, x.to_vec(), y.to_vec()))
 }
 
@@ -290,6 +301,20 @@ mod tests {
         let verifier = new_verifier(&Algorithm::ES256, &DecodingKey::from_ec_der(&public)).unwrap();
         assert!(verifier.verify(b"payload", &signature).is_ok());
         assert!(verifier.verify(b"tampered", &signature).is_err());
+    }
+
+    #[test]
+    fn an_uncompressed_point_splits_into_equal_halves() {
+        let point = [4, 1, 2, 3, 4, 5, 6];
+        assert_eq!(ec_point_xy(&point), Some((&[1, 2, 3][..], &[4, 5, 6][..])));
+        assert_eq!(ec_point_xy(&[2, 1, 2]), None, "compressed");
+        assert_eq!(ec_point_xy(&[4, 1, 2, 3]), None, "odd length");
+    }
+
+    #[test]
+    fn the_provider_refuses_to_sign() {
+        let key = EncodingKey::from_ec_der(&[]);
+        assert!(refuse_signer(&Algorithm::ES256, &key).is_err());
     }
 
     #[test]

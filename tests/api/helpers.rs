@@ -9,7 +9,6 @@ use std::sync::OnceLock;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use tokenmint::Application;
 
@@ -331,33 +330,26 @@ impl TestApp {
     }
 }
 
+/// Validates `token` with the independent verifier (`verify`, no tokenmint
+/// or jsonwebtoken code) from `jwks` alone; panics with the reason if it is
+/// not a valid access token for `issuer` and `audience`.
 pub fn validate_with_jwks(
     jwks: &JwkSet,
     token: &str,
     issuer: &str,
     audience: &str,
 ) -> Map<String, Value> {
-    tokenmint::crypto::install_jwt_provider();
-    let header = decode_header(token).unwrap();
-    assert_eq!(header.typ.as_deref(), Some("at+jwt"), "RFC 9068 §2.1 typ");
-    let kid = header.kid.expect("kid in the header");
-    let jwk = jwks.find(&kid).expect("the kid is published");
-    let alg: Algorithm = jwk
-        .common
-        .key_algorithm
-        .expect("alg in the JWK")
-        .to_string()
-        .parse()
-        .unwrap();
-    let key = DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = Validation::new(alg);
-    validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.leeway = 0;
-    decode::<Map<String, Value>>(token, &key, &validation)
+    let jwks = serde_json::to_value(jwks).expect("the JWK Set serializes");
+    crate::verify::verify_token(&jwks, token, issuer, audience, unix_now())
         .unwrap_or_else(|e| panic!("token does not validate: {e}"))
-        .claims
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs()
 }
 
 /// Decodes a JWT segment without verifying (for asserting on headers).

@@ -3,11 +3,13 @@
 //! a resource server does (from the served JWK Set only).
 
 mod helpers;
+mod verify;
 
 mod cli;
 mod discovery;
 mod introspection;
 mod jwks;
+mod keygen;
 mod keys_and_config;
 mod tls;
 mod token;
