@@ -1,78 +1,135 @@
 //! Prometheus metrics (SPEC §3.6), in a registry owned by the application
 //! (never the global one, so parallel test apps do not count into each
 //! other). Label values are bounded: `client_id` is a configured id or
-//! `unknown`, `route` a route pattern.
+//! `unknown`, `route` a route pattern (or `unmatched`), `status` an HTTP
+//! status, `reason` and `dimension` fixed names.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
 use crate::keys::{alg_name, Key};
+use crate::throttle::Dimension;
 
 pub struct Metrics {
     registry: Registry,
     pub token_requests: IntCounterVec,
     pub auth_failures: IntCounterVec,
     pub request_duration: HistogramVec,
+    pub responses: IntCounterVec,
+    pub throttled: IntCounterVec,
     pub active_key_info: IntGaugeVec,
     pub active_key_age: Gauge,
     pub config_reloads: IntCounterVec,
+    pub last_reload_success: Gauge,
     active_key_modified: std::sync::Mutex<Option<std::time::SystemTime>>,
+}
+
+fn counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+    register(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
+}
+
+fn register<C: Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: C,
+) -> Result<C, prometheus::Error> {
+    registry.register(Box::new(collector.clone()))?;
+    Ok(collector)
 }
 
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let token_requests = IntCounterVec::new(
-            Opts::new(
-                "tokenmint_token_requests_total",
-                "Token requests by client and result (issued or the OAuth error code)",
-            ),
+        let r = &registry;
+        let token_requests = counter(
+            r,
+            "tokenmint_token_requests_total",
+            "Token requests by client and result (issued or the OAuth error code)",
             &["client_id", "result"],
         )?;
-        let auth_failures = IntCounterVec::new(
-            Opts::new(
-                "tokenmint_auth_failures_total",
-                "Failed client authentications by reason",
-            ),
+        let auth_failures = counter(
+            r,
+            "tokenmint_auth_failures_total",
+            "Failed client authentications by reason",
             &["reason"],
         )?;
-        let request_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "tokenmint_http_request_duration_seconds",
-                "HTTP request duration by route",
-            )
-            .buckets(vec![
-                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                1.0,
-            ]),
-            &["route"],
+        let request_duration = register(
+            r,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "tokenmint_http_request_duration_seconds",
+                    "HTTP request duration by route",
+                )
+                .buckets(vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1.0,
+                ]),
+                &["route"],
+            )?,
         )?;
-        let active_key_info = IntGaugeVec::new(
-            Opts::new("tokenmint_active_key_info", "The signing key (1)"),
-            &["kid", "alg"],
+        let responses = counter(
+            r,
+            "tokenmint_http_responses_total",
+            "HTTP responses by route and status",
+            &["route", "status"],
         )?;
-        let active_key_age = Gauge::new(
-            "tokenmint_active_key_age_seconds",
-            "Seconds since the signing key file was last modified",
+        let throttled = counter(
+            r,
+            "tokenmint_throttled_total",
+            "Requests refused by the brute-force limits, by the limit that refused them",
+            &["dimension"],
         )?;
-        let config_reloads = IntCounterVec::new(
-            Opts::new(
-                "tokenmint_config_reloads_total",
-                "Configuration reloads by result",
-            ),
+        for dimension in Dimension::ALL {
+            throttled.with_label_values(&[dimension.label()]);
+        }
+        let active_key_info = register(
+            r,
+            IntGaugeVec::new(
+                Opts::new("tokenmint_active_key_info", "The signing key (1)"),
+                &["kid", "alg"],
+            )?,
+        )?;
+        let active_key_age = register(
+            r,
+            Gauge::new(
+                "tokenmint_active_key_age_seconds",
+                "Seconds since the signing key started signing (its file's modification time)",
+            )?,
+        )?;
+        let config_reloads = counter(
+            r,
+            "tokenmint_config_reloads_total",
+            "Configuration reloads by result",
             &["result"],
         )?;
-        registry.register(Box::new(token_requests.clone()))?;
-        registry.register(Box::new(auth_failures.clone()))?;
-        registry.register(Box::new(request_duration.clone()))?;
-        registry.register(Box::new(active_key_info.clone()))?;
-        registry.register(Box::new(active_key_age.clone()))?;
-        registry.register(Box::new(config_reloads.clone()))?;
         for result in ["success", "failure"] {
             config_reloads.with_label_values(&[result]);
         }
+        let last_reload_success = register(
+            r,
+            Gauge::new(
+                "tokenmint_config_last_reload_success_timestamp_seconds",
+                "When the configuration in force was loaded (Unix time)",
+            )?,
+        )?;
+        last_reload_success.set(crate::token::unix_now() as f64);
+        let build_info = register(
+            r,
+            IntGaugeVec::new(
+                Opts::new("tokenmint_build_info", "The running version (1)"),
+                &["version"],
+            )?,
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -82,9 +139,12 @@ impl Metrics {
             token_requests,
             auth_failures,
             request_duration,
+            responses,
+            throttled,
             active_key_info,
             active_key_age,
             config_reloads,
+            last_reload_success,
             active_key_modified: std::sync::Mutex::new(None),
         })
     }

@@ -39,6 +39,10 @@ pub fn reload(state: &AppState) {
                 .config_reloads
                 .with_label_values(&["success"])
                 .inc();
+            state
+                .metrics
+                .last_reload_success
+                .set(crate::token::unix_now() as f64);
         }
         Err(e) => {
             tracing::error!("reload rejected, still serving the previous configuration: {e:#}");

@@ -19,6 +19,7 @@ use crate::clients::ClientRegistry;
 use crate::config::Settings;
 use crate::keys::{alg_name, KeyError, KeySet};
 use crate::metrics::Metrics;
+use crate::telemetry::LogLimiter;
 use crate::token::Minter;
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +129,8 @@ pub struct AppState {
     snapshot: ArcSwap<Snapshot>,
     pub metrics: Metrics,
     pub auth: AuthState,
+    /// Throttling warnings, at most one a second.
+    pub throttle_log: LogLimiter,
     pub config_path: PathBuf,
 }
 
@@ -144,6 +147,7 @@ impl AppState {
             snapshot: ArcSwap::from_pointee(snapshot),
             metrics,
             auth: AuthState::new(cores).map_err(|_| SnapshotError::Random)?,
+            throttle_log: LogLimiter::default(),
             config_path,
         })
     }

@@ -1,19 +1,25 @@
 //! Logging: `tracing` to stdout, text or JSON (`[log] format`), level from
-//! `RUST_LOG` (default `info`); and the access-log middleware, one line per
-//! request with method, path (never the query), status, client id and
-//! latency, which also feeds the request-duration histogram.
+//! `RUST_LOG` (default `info`); the access-log middleware, one line per
+//! request (method, path but never the query, status, client id, latency,
+//! source, OAuth error and failure reason, `X-Request-Id`), which also feeds
+//! the per-route metrics; and a limiter for lines an attacker could flood.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
-use crate::routes::ClientLabel;
+use crate::routes::Note;
 use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Installs the global subscriber (once per process; later calls are no-ops).
 pub fn init(format: LogFormat) {
@@ -42,30 +48,115 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// At most one line a second for a noisy event; the rest are counted and
+/// reported with the next line that passes.
+#[derive(Default)]
+pub struct LogLimiter {
+    next_ms: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl LogLimiter {
+    /// `Some(suppressed since the last line)` when a line may be written.
+    pub fn allow(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let next = self.next_ms.load(Ordering::Relaxed);
+        if now >= next
+            && self
+                .next_ms
+                .compare_exchange(next, now + 1000, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            Some(self.suppressed.swap(0, Ordering::Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// Request ids: a random per-process prefix and a counter, so that an id
+/// costs no system call.
+struct RequestIds {
+    prefix: u32,
+    next: AtomicU64,
+}
+
+static REQUEST_IDS: OnceLock<RequestIds> = OnceLock::new();
+
+fn new_request_id() -> String {
+    let ids = REQUEST_IDS.get_or_init(|| {
+        let mut seed = [0u8; 4];
+        let _ = crate::crypto::random_bytes(&mut seed);
+        RequestIds {
+            prefix: u32::from_be_bytes(seed),
+            next: AtomicU64::new(0),
+        }
+    });
+    format!(
+        "{:08x}-{:x}",
+        ids.prefix,
+        ids.next.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The caller's `X-Request-Id` when it is a short printable token (so it
+/// cannot forge log lines), else a new one.
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(new_request_id, str::to_string)
+}
+
+/// One line per request, the route's latency histogram and response
+/// counter, and the `X-Request-Id` on every response.
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let res = next.call(req).await?;
+    let id = request_id(&req);
+    let mut res = next.call(req).await?;
     let elapsed = start.elapsed();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, value);
+    }
     let request = res.request();
     let route = request.match_pattern();
+    let route = route.as_deref().unwrap_or("unmatched");
+    let status = res.status();
     if let Some(state) = request.app_data::<web::Data<AppState>>() {
-        state
-            .metrics
+        let metrics = &state.metrics;
+        metrics
             .request_duration
-            .with_label_values(&[route.as_deref().unwrap_or("unmatched")])
+            .with_label_values(&[route])
             .observe(elapsed.as_secs_f64());
+        metrics
+            .responses
+            .with_label_values(&[route, status.as_str()])
+            .inc();
     }
-    let client = request.extensions().get::<ClientLabel>().cloned();
+    let note = request
+        .extensions()
+        .get::<Note>()
+        .cloned()
+        .unwrap_or_default();
+    let source = note.source.or_else(|| request.peer_addr().map(|a| a.ip()));
     tracing::info!(
         target: "tokenmint::access",
         method = %request.method(),
         path = request.path(),
-        status = res.status().as_u16(),
-        client_id = client.as_ref().map_or("-", |c| c.0.settings.id.as_str()),
+        status = status.as_u16(),
+        client_id = note.client.as_ref().map_or("-", |c| c.settings.id.as_str()),
         latency_us = elapsed.as_micros() as u64,
+        source = %source.map_or_else(|| "-".into(), |s| s.to_string()),
+        error = note.error.unwrap_or("-"),
+        reason = note.reason.unwrap_or("-"),
+        request_id = %id,
         "request"
     );
     Ok(res)

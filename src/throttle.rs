@@ -430,3 +430,156 @@ pub fn source_address<'a>(
             .unwrap_or(peer),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        per_client_source: 3,
+        per_source: 5,
+    };
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn failures_block_the_client_at_that_source_only() {
+        let t = Throttle::default();
+        let attacker = t.keys(Some("svc"), ip("192.0.2.1"));
+        for _ in 0..3 {
+            assert_eq!(t.check(attacker, LIMITS), Ok(()));
+            assert_eq!(t.fail(attacker, LIMITS), Ok(()));
+        }
+        let refusal = t.check(attacker, LIMITS).unwrap_err();
+        assert_eq!(refusal.dimension, Dimension::ClientSource);
+        assert!((1..=120).contains(&refusal.retry_after), "{refusal:?}");
+        // The same client from elsewhere, and another client from there.
+        assert_eq!(
+            t.check(t.keys(Some("svc"), ip("192.0.2.2")), LIMITS),
+            Ok(())
+        );
+        assert_eq!(
+            t.check(t.keys(Some("other"), ip("192.0.2.1")), LIMITS),
+            Ok(())
+        );
+        let off = Limits {
+            per_client_source: 0,
+            per_source: 0,
+        };
+        assert_eq!(t.check(attacker, off), Ok(()), "0 turns a limit off");
+    }
+
+    #[test]
+    fn failures_beyond_the_limit_are_refused_and_not_counted() {
+        let t = Throttle::default();
+        let keys = t.keys(None, ip("192.0.2.1"));
+        for _ in 0..5 {
+            assert_eq!(t.fail(keys, LIMITS), Ok(()));
+        }
+        assert_eq!(
+            t.fail(keys, LIMITS).unwrap_err().dimension,
+            Dimension::Source
+        );
+    }
+
+    #[test]
+    fn reservations_bound_checks_in_flight_and_are_released_unless_failed() {
+        let t = Arc::new(Throttle::default());
+        let keys = t.keys(Some("svc"), ip("192.0.2.1"));
+        let held: Vec<Reservation> = (0..3).map(|_| t.reserve(keys, LIMITS).unwrap()).collect();
+        assert!(
+            t.reserve(keys, LIMITS).is_err(),
+            "3 in flight reach the limit"
+        );
+        assert_eq!(t.check(keys, LIMITS), Ok(()), "in flight is not failed");
+        drop(held); // three successes
+        let r = t.reserve(keys, LIMITS).unwrap();
+        r.fail();
+        assert_eq!(t.check(keys, LIMITS), Ok(()), "one failure");
+        for _ in 0..2 {
+            t.reserve(keys, LIMITS).unwrap().fail();
+        }
+        assert!(t.check(keys, LIMITS).is_err(), "three failures");
+    }
+
+    #[test]
+    fn ipv6_is_counted_per_64_and_mapped_ipv4_as_ipv4() {
+        let t = Throttle::default();
+        for a in [
+            "2001:db8::1",
+            "2001:db8::2",
+            "2001:db8::ffff:1",
+            "2001:db8::abcd",
+            "2001:db8::9",
+        ] {
+            t.fail(t.keys(None, ip(a)), LIMITS).unwrap();
+        }
+        assert!(t.check(t.keys(None, ip("2001:db8::77")), LIMITS).is_err());
+        assert_eq!(t.check(t.keys(None, ip("2001:db8:0:1::1")), LIMITS), Ok(()));
+        assert_eq!(
+            Source::from("::ffff:192.0.2.7".parse::<IpAddr>().unwrap()),
+            Source::from("192.0.2.7".parse::<IpAddr>().unwrap())
+        );
+    }
+
+    #[test]
+    fn many_sources_neither_grow_memory_nor_refuse_an_innocent() {
+        let t = Throttle::default();
+        // Far more failing sources than slots.
+        for i in 0..200_000u32 {
+            let [a, b, c, d] = i.to_be_bytes();
+            let source = IpAddr::from([10 ^ a, b, c, d]);
+            let _ = t.fail(t.keys(None, Some(source)), LIMITS);
+        }
+        let innocent = t.keys(Some("svc"), ip("198.51.100.7"));
+        assert_eq!(t.check(innocent, LIMITS), Ok(()));
+        // A fresh attacker is still tracked and stopped at its limit.
+        let attacker = t.keys(None, ip("203.0.113.9"));
+        for _ in 0..5 {
+            t.fail(attacker, LIMITS).unwrap();
+        }
+        assert!(t.check(attacker, LIMITS).is_err());
+        assert_eq!(
+            t.sources.shards.len() * BUCKETS * WAYS,
+            65_536,
+            "fixed size"
+        );
+    }
+
+    #[test]
+    fn the_sliding_minute_fades_the_previous_window() {
+        let mut slot = Slot::default();
+        for _ in 0..10 {
+            slot.count_failure(0);
+        }
+        assert_eq!(slot.estimate(59_999), 10);
+        // A quarter into the next window, three quarters still overlap.
+        assert_eq!(slot.estimate(75_000), 7);
+        assert_eq!(slot.estimate(2 * WINDOW_MS), 0);
+        let mut slot = Slot::default();
+        for _ in 0..10 {
+            slot.count_failure(30_000);
+        }
+        let refusal = slot.refusal(30_000, 10, Dimension::Source);
+        // 10 × (60 − t) / 60 < 10 needs t > 0 in the next window: ~30 s.
+        assert!((30..=31).contains(&refusal.retry_after), "{refusal:?}");
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "192.0.2.1".parse().unwrap();
+        let forwarded = || ["203.0.113.9, 198.51.100.7"].into_iter();
+        assert_eq!(source_address(Some(proxy), forwarded(), &[]), Some(proxy));
+        assert_eq!(
+            source_address(Some(proxy), forwarded(), &[proxy.into()]),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        let range: IpNet = "192.0.2.0/24".parse().unwrap();
+        assert_eq!(
+            source_address(Some(proxy), forwarded(), &[range]),
+            Some("198.51.100.7".parse().unwrap())
+        );
+    }
+}

@@ -223,6 +223,16 @@ pub fn validation(alg: Algorithm, issuer: Option<&str>) -> Validation {
     validation
 }
 
+/// The signature alone, pinned to `alg` (RFC 8725 §3.1), for readers that
+/// check the claims themselves to say what was expected and found.
+pub fn signature_only(alg: Algorithm) -> Validation {
+    let mut validation = validation(alg, None);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.set_required_spec_claims::<&str>(&[]);
+    validation
+}
+
 /// Verifies a token this server signed, with a key it still publishes, that
 /// has not expired at `now` (no leeway: inactive from its `exp` second on).
 pub fn verify(

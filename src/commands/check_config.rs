@@ -126,12 +126,24 @@ fn check_keys(keys: &KeySettings, out: &mut dyn Write, found: &mut Found) -> std
     Ok(())
 }
 
+/// What kind of secret a client has, and what checking it costs.
+fn secret_kind(secret: &ClientSecret) -> String {
+    match secret {
+        ClientSecret::Plain(_) => "plaintext secret (development only)".into(),
+        ClientSecret::Hashed(h) => match h.iterations() {
+            Some(i) => format!("PBKDF2 hash, {i} iterations (a secret a person chose; slow check)"),
+            None => "fast $sha256$ hash (a random secret of >= 256 bits)".into(),
+        },
+    }
+}
+
 fn clients(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
     for c in &s.clients {
-        let secret = match c.secrets.first() {
-            Some(ClientSecret::Plain(_)) => "plaintext secret",
-            Some(ClientSecret::Hashed(_)) => "hashed secret",
-            None => "no secret",
+        let kinds: Vec<String> = c.secrets.iter().map(secret_kind).collect();
+        let secret = if kinds.is_empty() {
+            "no secret".to_string()
+        } else {
+            kinds.join(" + ")
         };
         let auth: Vec<&str> = c.auth_methods.iter().map(|m| m.name()).collect();
         writeln!(

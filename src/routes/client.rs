@@ -1,23 +1,37 @@
 //! What the token and introspection routes share about the calling client:
-//! running authentication with the request's source address and counting
-//! its failures, and labelling the request with the client it named.
+//! running authentication with the request's source address, counting its
+//! failures and refusals, and noting for the access log which client the
+//! request named and why it failed.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::{HttpMessage, HttpRequest};
 
-use crate::auth::{Authenticator, Failure};
+use crate::auth::{Authenticator, Failure, Reason};
 use crate::clients::Client;
 use crate::oauth::credentials::Credential;
+use crate::oauth::OAuthError;
 use crate::state::{AppState, Snapshot};
 use crate::throttle::source_address;
 
-/// The configured client a request named, for the access log; stored in
-/// the request extensions.
-#[derive(Clone)]
-pub struct ClientLabel(pub Arc<Client>);
+/// What the access log says about a request beyond its HTTP facts; stored
+/// in the request extensions.
+#[derive(Clone, Default)]
+pub struct Note {
+    /// The configured client the request named (not proof of identity).
+    pub client: Option<Arc<Client>>,
+    /// The OAuth error code of the answer.
+    pub error: Option<&'static str>,
+    /// Why authentication failed.
+    pub reason: Option<&'static str>,
+    /// The source the throttle counted (the peer, or a trusted proxy's
+    /// `X-Forwarded-For`).
+    pub source: Option<IpAddr>,
+}
 
-/// Authenticates `credential`; a failure is counted by its reason.
+/// Authenticates `credential`; a failure is counted by its reason, a
+/// throttled request by the limit that refused it.
 pub async fn authenticate(
     req: &HttpRequest,
     state: &AppState,
@@ -41,11 +55,30 @@ pub async fn authenticate(
     };
     let result = authenticator.authenticate(credential, source).await;
     if let Err(failure) = &result {
-        state
-            .metrics
+        let metrics = &state.metrics;
+        metrics
             .auth_failures
             .with_label_values(&[failure.reason.label()])
             .inc();
+        if let Reason::Throttled(refusal) = failure.reason {
+            metrics
+                .throttled
+                .with_label_values(&[refusal.dimension.label()])
+                .inc();
+            if let Some(suppressed) = state.throttle_log.allow() {
+                tracing::warn!(
+                    source = %source.map_or_else(|| "-".into(), |s| s.to_string()),
+                    limit = refusal.dimension.label(),
+                    retry_after = refusal.retry_after,
+                    suppressed,
+                    "throttling failed client authentications"
+                );
+            }
+        }
+        note(req, |n| {
+            n.reason = Some(failure.reason.label());
+            n.source = source;
+        });
     }
     result
 }
@@ -55,9 +88,22 @@ pub fn named(snapshot: &Snapshot, id: Option<&str>) -> Option<Arc<Client>> {
     id.and_then(|id| snapshot.clients.get(id)).cloned()
 }
 
-/// Records the client for the access log.
-pub fn label(req: &HttpRequest, client: Option<Arc<Client>>) {
-    if let Some(client) = client {
-        req.extensions_mut().insert(ClientLabel(client));
+/// Records the outcome for the access log.
+pub fn outcome(req: &HttpRequest, client: Option<Arc<Client>>, error: Option<&OAuthError>) {
+    note(req, |n| {
+        n.client = client;
+        n.error = error.map(OAuthError::code);
+    });
+}
+
+fn note(req: &HttpRequest, f: impl FnOnce(&mut Note)) {
+    let mut extensions = req.extensions_mut();
+    match extensions.get_mut::<Note>() {
+        Some(n) => f(n),
+        None => {
+            let mut n = Note::default();
+            f(&mut n);
+            extensions.insert(n);
+        }
     }
 }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::body::{auth_header, read_form_body};
-use super::client::{authenticate, label, named};
+use super::client::{authenticate, named, outcome};
 use crate::oauth::request::{IntrospectionRequest, Rejected};
 use crate::oauth::OAuthError;
 use crate::state::AppState;
@@ -26,16 +26,17 @@ pub async fn introspect(
         Err(error) => Err(Rejected::before_body(error, header)),
     };
     let request = parsed.map_err(|rejected| {
-        label(&req, named(&snapshot, rejected.client_id.as_deref()));
+        let client = named(&snapshot, rejected.client_id.as_deref());
+        outcome(&req, client, Some(&rejected.error));
         rejected.error
     })?;
     let client = authenticate(&req, &state, &snapshot, &request.credential).await;
     let client = client.map_err(|failure| {
         let error = failure.error();
-        label(&req, failure.client);
+        outcome(&req, failure.client, Some(&error));
         error
     })?;
-    label(&req, Some(client));
+    outcome(&req, Some(client), None);
     let body = match verify(
         &snapshot.keys,
         &snapshot.settings.issuer,

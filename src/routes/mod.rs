@@ -15,7 +15,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::oauth::OAuthError;
 
-pub use client::ClientLabel;
+pub use client::Note;
 
 const ALLOW_POST: &str = "POST";
 const ALLOW_GET: &str = "GET, HEAD";

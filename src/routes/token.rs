@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::body::{auth_header, read_form_body};
-use super::client::{authenticate, label, named};
+use super::client::{authenticate, named, outcome};
 use crate::clients::Client;
 use crate::oauth::request::{Rejected, TokenRequest};
 use crate::oauth::{grant, OAuthError};
@@ -26,16 +26,16 @@ pub async fn token(
     let client_id = client
         .as_ref()
         .map_or("unknown", |c| c.settings.id.as_str());
-    let outcome = match &result {
+    let result_label = match &result {
         Ok(_) => "issued",
         Err(e) => e.code(),
     };
     state
         .metrics
         .token_requests
-        .with_label_values(&[client_id, outcome])
+        .with_label_values(&[client_id, result_label])
         .inc();
-    label(&req, client);
+    outcome(&req, client, result.as_ref().err());
     result
 }
 

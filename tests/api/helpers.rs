@@ -29,6 +29,8 @@ pub struct TestConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub clients: String,
     pub extra: String,
+    /// More `[server]` keys, raw TOML.
+    pub server: String,
     /// More key files (PEM text) written after the `algs` keys.
     pub extra_key_pems: Vec<String>,
     /// `keys.active`: `None` = the first key's kid, `Some("")` = not set.
@@ -75,6 +77,7 @@ impl Default for TestConfig {
             tls: None,
             clients: DEFAULT_CLIENTS.into(),
             extra: String::new(),
+            server: String::new(),
             extra_key_pems: Vec::new(),
             active: None,
         }
@@ -91,6 +94,8 @@ impl TestConfig {
         if self.admin {
             out.push_str("admin_listen = \"127.0.0.1:0\"\n");
         }
+        out.push_str(&self.server);
+        out.push('\n');
         if let Some((cert, key)) = &self.tls {
             out.push_str(&format!(
                 "[server.tls]\ncert = {}\nkey = {}\n",

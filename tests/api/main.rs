@@ -7,6 +7,7 @@ mod verify;
 
 mod cli;
 mod discovery;
+mod hardening;
 mod introspection;
 mod jwks;
 mod keygen;
