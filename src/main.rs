@@ -10,6 +10,11 @@ use clap::Parser as _;
 use tokenmint::cli::{Cli, Command};
 use tokenmint::commands::{self, with_output};
 
+/// Memory freed after a burst of connections goes back to the OS; glibc's
+/// allocator kept it (see README, "Memory").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config_path();

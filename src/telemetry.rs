@@ -36,6 +36,15 @@ pub fn init(format: LogFormat) {
             filter = filter.add_directive(directive);
         }
     }
+    // actix-http logs every malformed request it refuses before routing
+    // (bad framing, oversized heads) at ERROR: anyone could flood the error
+    // log with client mistakes. Those requests get a plain 400/431 and
+    // close; RUST_LOG=actix_http=error shows them again.
+    if !spec.contains("actix_http") {
+        if let Ok(directive) = "actix_http::h1::dispatcher=off".parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     // Colour only for a person at a terminal, never into files.
     use std::io::IsTerminal as _;
     let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

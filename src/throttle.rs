@@ -34,7 +34,7 @@ use ipnet::IpNet;
 const WINDOW_MS: u64 = 60_000;
 const SHARDS: usize = 16;
 const WAYS: usize = 8;
-/// Buckets per shard: 16 × 512 × 8 = 65 536 keys per dimension, 1.5 MiB.
+/// Buckets per shard: 16 × 512 × 8 = 65 536 keys per dimension, 2 MiB.
 const BUCKETS: usize = 512;
 
 /// Which limit a refusal came from (the `dimension` label of
