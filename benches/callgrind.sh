@@ -12,7 +12,7 @@ n=${2:-1000}
 alg=${3:-ES256}
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT; [ -n "${KEEP:-}" ] && echo "kept $work"
 "$bin" keygen --alg "$alg" --dir "$work/keys" >/dev/null 2>&1
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/tm.toml" <<TOML

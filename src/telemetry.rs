@@ -95,7 +95,7 @@ struct RequestIds {
 
 static REQUEST_IDS: OnceLock<RequestIds> = OnceLock::new();
 
-fn new_request_id() -> String {
+fn new_request_id() -> HeaderValue {
     let ids = REQUEST_IDS.get_or_init(|| {
         let mut seed = [0u8; 4];
         let _ = crate::crypto::random_bytes(&mut seed);
@@ -104,21 +104,30 @@ fn new_request_id() -> String {
             next: AtomicU64::new(0),
         }
     });
-    format!(
-        "{:08x}-{:x}",
-        ids.prefix,
-        ids.next.fetch_add(1, Ordering::Relaxed)
-    )
+    // `{prefix:08x}-{counter:016x}`, written by hand: this runs per request.
+    let mut id = [0u8; 25];
+    let hex = |n: u64, out: &mut [u8]| {
+        for (i, byte) in out.iter_mut().rev().enumerate() {
+            *byte = b"0123456789abcdef"[((n >> (4 * i)) & 0xf) as usize];
+        }
+    };
+    hex(u64::from(ids.prefix), &mut id[..8]);
+    id[8] = b'-';
+    hex(ids.next.fetch_add(1, Ordering::Relaxed), &mut id[9..]);
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// The caller's `X-Request-Id` when it is a short printable token (so it
 /// cannot forge log lines), else a new one.
-fn request_id(req: &ServiceRequest) -> String {
+fn request_id(req: &ServiceRequest) -> HeaderValue {
     req.headers()
         .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(new_request_id, str::to_string)
+        .filter(|v| {
+            let v = v.as_bytes();
+            !v.is_empty() && v.len() <= 128 && v.iter().all(u8::is_ascii_graphic)
+        })
+        .cloned()
+        .unwrap_or_else(new_request_id)
 }
 
 /// One line per request, the route's latency histogram and response
@@ -131,12 +140,9 @@ pub async fn access_log(
     let id = request_id(&req);
     let mut res = next.call(req).await?;
     let elapsed = start.elapsed();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(REQUEST_ID, value);
-    }
+    res.headers_mut().insert(REQUEST_ID, id.clone());
     let request = res.request();
-    let route = request.match_pattern();
-    let route = route.as_deref().unwrap_or("unmatched");
+    let route = request.match_name().unwrap_or("unmatched");
     let status = res.status();
     if let Some(state) = request.app_data::<web::Data<AppState>>() {
         let metrics = &state.metrics;
@@ -165,7 +171,7 @@ pub async fn access_log(
         source = %source.map_or_else(|| "-".into(), |s| s.to_string()),
         error = note.error.unwrap_or("-"),
         reason = note.reason.unwrap_or("-"),
-        request_id = %id,
+        request_id = id.to_str().unwrap_or("-"),
         "request"
     );
     Ok(res)

@@ -95,11 +95,13 @@ pub struct Limits {
     pub per_source: u32,
 }
 
-/// What one request is counted under.
+/// What one request is counted under: its source, and the configured
+/// client it names there. Hashed only when a table is consulted, so a
+/// request while nobody is failing costs no hashing.
 #[derive(Debug, Clone, Copy)]
-pub struct Keys {
-    source: Option<u64>,
-    client_source: Option<u64>,
+pub struct Keys<'a> {
+    client: Option<&'a str>,
+    source: Option<Source>,
 }
 
 pub struct Throttle {
@@ -128,16 +130,15 @@ impl Default for Throttle {
 impl Throttle {
     /// The keys of a request from `source` naming `client` (a configured
     /// id; unknown ids count under the source only).
-    pub fn keys(&self, client: Option<&str>, source: Option<IpAddr>) -> Keys {
-        let source = source.map(Source::from);
+    pub fn keys<'a>(&self, client: Option<&'a str>, source: Option<IpAddr>) -> Keys<'a> {
         Keys {
-            source: source.map(|s| self.tag(&s)),
-            client_source: client.zip(source).map(|pair| self.tag(&pair)),
+            client,
+            source: source.map(Source::from),
         }
     }
 
     /// `Err` when a key is at its limit: answer 429, check nothing.
-    pub fn check(&self, keys: Keys, limits: Limits) -> Result<(), Refusal> {
+    pub fn check(&self, keys: Keys<'_>, limits: Limits) -> Result<(), Refusal> {
         let now = self.now_ms();
         if !self.active(now) {
             return Ok(());
@@ -158,7 +159,11 @@ impl Throttle {
 
     /// Reserves one failure for a slow check about to start; `Err` when the
     /// failures and the checks in flight already reach a limit.
-    pub fn reserve(self: &Arc<Self>, keys: Keys, limits: Limits) -> Result<Reservation, Refusal> {
+    pub fn reserve(
+        self: &Arc<Self>,
+        keys: Keys<'_>,
+        limits: Limits,
+    ) -> Result<Reservation, Refusal> {
         let now = self.now_ms();
         self.touch(now);
         let mut reservation = Reservation {
@@ -183,7 +188,7 @@ impl Throttle {
 
     /// Counts a failure of a quick check (or of a shared slow one); `Err`
     /// when a key is already at its limit, which then answers 429.
-    pub fn fail(&self, keys: Keys, limits: Limits) -> Result<(), Refusal> {
+    pub fn fail(&self, keys: Keys<'_>, limits: Limits) -> Result<(), Refusal> {
         let now = self.now_ms();
         self.touch(now);
         self.each(keys, limits, |table, tag, limit, dimension| {
@@ -200,14 +205,23 @@ impl Throttle {
     /// Runs `f` for each dimension that applies (a key and a limit > 0).
     fn each(
         &self,
-        keys: Keys,
+        keys: Keys<'_>,
         limits: Limits,
         mut f: impl FnMut(&Table, u64, u32, Dimension) -> Result<(), Refusal>,
     ) -> Result<(), Refusal> {
-        if let Some(tag) = keys.source.filter(|_| limits.per_source > 0) {
-            f(&self.sources, tag, limits.per_source, Dimension::Source)?;
+        let Some(source) = keys.source else {
+            return Ok(());
+        };
+        if limits.per_source > 0 {
+            f(
+                &self.sources,
+                self.tag(&source),
+                limits.per_source,
+                Dimension::Source,
+            )?;
         }
-        if let Some(tag) = keys.client_source.filter(|_| limits.per_client_source > 0) {
+        if let Some(client) = keys.client.filter(|_| limits.per_client_source > 0) {
+            let tag = self.tag(&(client, source));
             f(
                 &self.client_sources,
                 tag,

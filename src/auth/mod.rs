@@ -178,7 +178,7 @@ impl Authenticator<'_> {
         &self,
         client: Option<&Arc<Client>>,
         secret: &Secret,
-        keys: Keys,
+        keys: Keys<'_>,
         limits: Limits,
     ) -> Checked {
         let quick = self
@@ -224,7 +224,7 @@ impl Authenticator<'_> {
         leader: verified::Leader,
         client: Option<&Arc<Client>>,
         secret: &Secret,
-        keys: Keys,
+        keys: Keys<'_>,
         limits: Limits,
     ) -> Checked {
         let flights = Arc::clone(&self.state.flights);

@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use actix_web::http::header::HeaderName;
 use actix_web::{HttpMessage, HttpRequest};
 
 use crate::auth::{Authenticator, Failure, Reason};
@@ -14,6 +15,8 @@ use crate::oauth::credentials::Credential;
 use crate::oauth::OAuthError;
 use crate::state::{AppState, Snapshot};
 use crate::throttle::source_address;
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// What the access log says about a request beyond its HTTP facts; stored
 /// in the request extensions.
@@ -41,7 +44,7 @@ pub async fn authenticate(
     let limits = &snapshot.settings.throttle;
     let forwarded = req
         .headers()
-        .get_all("x-forwarded-for")
+        .get_all(X_FORWARDED_FOR)
         .filter_map(|v| v.to_str().ok());
     let source = source_address(
         req.peer_addr().map(|a| a.ip()),

@@ -1,6 +1,8 @@
 //! The only place paths are spelled. `public` is the listener clients and
 //! resource servers use; `admin` holds the operations endpoints, mounted on
-//! the public listener too when no `admin_listen` is configured.
+//! the public listener too when no `admin_listen` is configured. Each
+//! resource is named by its path, so the access log labels metrics by
+//! route without building a string per request.
 
 mod body;
 mod client;
@@ -24,6 +26,7 @@ pub fn public(cfg: &mut web::ServiceConfig) {
     for path in ["/oauth2/token", "/token"] {
         cfg.service(
             web::resource(path)
+                .name(path)
                 .route(web::post().to(token::token))
                 .default_service(web::to(not_allowed_post)),
         );
@@ -31,6 +34,7 @@ pub fn public(cfg: &mut web::ServiceConfig) {
     for path in ["/jwks", "/.well-known/jwks.json"] {
         cfg.service(
             web::resource(path)
+                .name(path)
                 .route(web::get().to(jwks::jwks))
                 .route(web::head().to(jwks::jwks))
                 .default_service(web::to(not_allowed_get)),
@@ -42,6 +46,7 @@ pub fn public(cfg: &mut web::ServiceConfig) {
     ] {
         cfg.service(
             web::resource(path)
+                .name(path)
                 .route(web::get().to(discovery::discovery))
                 .route(web::head().to(discovery::discovery))
                 .default_service(web::to(not_allowed_get)),
@@ -49,15 +54,28 @@ pub fn public(cfg: &mut web::ServiceConfig) {
     }
     cfg.service(
         web::resource("/oauth2/introspect")
+            .name("/oauth2/introspect")
             .route(web::post().to(introspect::introspect))
             .default_service(web::to(not_allowed_post)),
     );
 }
 
 pub fn admin(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(ops::metrics))
-        .route("/healthz", web::get().to(ops::healthz))
-        .route("/readyz", web::get().to(ops::readyz));
+    cfg.service(
+        web::resource("/metrics")
+            .name("/metrics")
+            .route(web::get().to(ops::metrics)),
+    )
+    .service(
+        web::resource("/healthz")
+            .name("/healthz")
+            .route(web::get().to(ops::healthz)),
+    )
+    .service(
+        web::resource("/readyz")
+            .name("/readyz")
+            .route(web::get().to(ops::readyz)),
+    );
 }
 
 async fn not_allowed_post() -> Result<HttpResponse, OAuthError> {
