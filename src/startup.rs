@@ -225,11 +225,23 @@ impl Signals {
     }
 
     async fn handle(mut self, handles: Vec<ServerHandle>, state: web::Data<AppState>) {
-        loop {
+        let drain = loop {
             tokio::select! {
-                _ = self.term.recv() => break,
-                _ = self.int.recv() => break,
+                _ = self.term.recv() => break true,
+                _ = self.int.recv() => break false,
                 _ = self.hup.recv() => crate::reload::reload(&state),
+            }
+        };
+        // SIGTERM (SPEC §3.6): /readyz says 503 at once, so that load
+        // balancers stop sending, while the listeners keep serving for
+        // server.drain_seconds. SIGINT (a person at a terminal) skips that.
+        state.start_draining();
+        let seconds = state.snapshot().settings.server.drain_seconds;
+        if drain && seconds > 0 {
+            tracing::info!(seconds, "draining: /readyz answers 503, still serving");
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(seconds)) => {}
+                _ = self.int.recv() => {}
             }
         }
         tracing::info!("stopping: finishing in-flight requests");

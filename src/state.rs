@@ -5,6 +5,7 @@
 //! never sees half of a change.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix_web::http::header::EntityTag;
@@ -132,6 +133,8 @@ pub struct AppState {
     /// Throttling warnings, at most one a second.
     pub throttle_log: LogLimiter,
     pub config_path: PathBuf,
+    /// Set on SIGTERM: `/readyz` answers 503 from then on.
+    draining: AtomicBool,
 }
 
 impl AppState {
@@ -148,6 +151,7 @@ impl AppState {
             metrics,
             auth: AuthState::new(cores).map_err(|_| SnapshotError::Random)?,
             throttle_log: LogLimiter::default(),
+            draining: AtomicBool::new(false),
             config_path,
         })
     }
@@ -155,6 +159,14 @@ impl AppState {
     /// The current snapshot; hold it for the whole request.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     pub fn swap(&self, snapshot: Snapshot) {

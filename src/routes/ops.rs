@@ -15,8 +15,12 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// A snapshot always holds a valid config and a signing key: one that
-/// failed to build never replaces the current one.
+/// failed to build never replaces the current one. After SIGTERM: 503.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.is_draining() {
+        return HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "status": "draining" }));
+    }
     let snapshot = state.snapshot();
     HttpResponse::Ok().json(serde_json::json!({
         "status": "ready",

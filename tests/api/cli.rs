@@ -677,3 +677,48 @@ async fn inspect_says_what_it_expected_and_found_for_an_expired_or_foreign_token
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn sigterm_makes_readyz_503_at_once_and_keeps_serving_for_drain_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let config = dir.path().join("tm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"http://127.0.0.1\"\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\ndrain_seconds = 2\n[keys]\ndir = {keys:?}\ngenerate_if_missing = true\n[tokens]\naudience = [\"https://api.example.com\"]\n{}",
+            helpers::DEFAULT_CLIENTS
+        ),
+    )
+    .unwrap();
+    let (mut child, port, _logs) = serve(&config);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = helpers::http_client(None);
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let term = std::time::Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "not ready once SIGTERM arrived");
+    let res = http
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth("svc", Some("svc-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "still serving while draining");
+
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit 0 after draining, got {exit:?}");
+    assert!(
+        term.elapsed() >= std::time::Duration::from_secs(2),
+        "served for drain_seconds"
+    );
+}
