@@ -44,22 +44,23 @@ fn register<C: Collector + Clone + 'static>(
     Ok(collector)
 }
 
+fn gauge(registry: &Registry, name: &str, help: &str) -> Result<Gauge, prometheus::Error> {
+    register(registry, Gauge::new(name, help)?)
+}
+
+fn info(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntGaugeVec, prometheus::Error> {
+    register(registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
+}
+
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let r = &registry;
-        let token_requests = counter(
-            r,
-            "tokenmint_token_requests_total",
-            "Token requests by client and result (issued or the OAuth error code)",
-            &["client_id", "result"],
-        )?;
-        let auth_failures = counter(
-            r,
-            "tokenmint_auth_failures_total",
-            "Failed client authentications by reason",
-            &["reason"],
-        )?;
         let request_duration = register(
             r,
             HistogramVec::new(
@@ -74,79 +75,80 @@ impl Metrics {
                 &["route"],
             )?,
         )?;
-        let responses = counter(
-            r,
-            "tokenmint_http_responses_total",
-            "HTTP responses by route and status",
-            &["route", "status"],
-        )?;
-        let throttled = counter(
-            r,
-            "tokenmint_throttled_total",
-            "Requests refused by the brute-force limits, by the limit that refused them",
-            &["dimension"],
-        )?;
-        for dimension in Dimension::ALL {
-            throttled.with_label_values(&[dimension.label()]);
-        }
-        let active_key_info = register(
-            r,
-            IntGaugeVec::new(
-                Opts::new("tokenmint_active_key_info", "The signing key (1)"),
+        let metrics = Self {
+            token_requests: counter(
+                r,
+                "tokenmint_token_requests_total",
+                "Token requests by client and result (issued or the OAuth error code)",
+                &["client_id", "result"],
+            )?,
+            auth_failures: counter(
+                r,
+                "tokenmint_auth_failures_total",
+                "Failed client authentications by reason",
+                &["reason"],
+            )?,
+            request_duration,
+            responses: counter(
+                r,
+                "tokenmint_http_responses_total",
+                "HTTP responses by route and status",
+                &["route", "status"],
+            )?,
+            throttled: counter(
+                r,
+                "tokenmint_throttled_total",
+                "Requests refused by the brute-force limits, by the limit that refused them",
+                &["dimension"],
+            )?,
+            active_key_info: info(
+                r,
+                "tokenmint_active_key_info",
+                "The signing key (1)",
                 &["kid", "alg"],
             )?,
-        )?;
-        let active_key_age = register(
-            r,
-            Gauge::new(
+            active_key_age: gauge(
+                r,
                 "tokenmint_active_key_age_seconds",
                 "Seconds since the signing key started signing (its file's modification time)",
             )?,
-        )?;
-        let config_reloads = counter(
-            r,
-            "tokenmint_config_reloads_total",
-            "Configuration reloads by result",
-            &["result"],
-        )?;
-        for result in ["success", "failure"] {
-            config_reloads.with_label_values(&[result]);
-        }
-        let last_reload_success = register(
-            r,
-            Gauge::new(
+            config_reloads: counter(
+                r,
+                "tokenmint_config_reloads_total",
+                "Configuration reloads by result",
+                &["result"],
+            )?,
+            last_reload_success: gauge(
+                r,
                 "tokenmint_config_last_reload_success_timestamp_seconds",
                 "When the configuration in force was loaded (Unix time)",
             )?,
-        )?;
-        last_reload_success.set(crate::token::unix_now() as f64);
-        let build_info = register(
-            r,
-            IntGaugeVec::new(
-                Opts::new("tokenmint_build_info", "The running version (1)"),
-                &["version"],
-            )?,
-        )?;
-        build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1);
+            active_key_modified: std::sync::Mutex::new(None),
+            registry,
+        };
+        // Series that must exist from the start, at 0 or at their value.
+        for dimension in Dimension::ALL {
+            metrics.throttled.with_label_values(&[dimension.label()]);
+        }
+        for result in ["success", "failure"] {
+            metrics.config_reloads.with_label_values(&[result]);
+        }
+        metrics
+            .last_reload_success
+            .set(crate::token::unix_now() as f64);
+        info(
+            &metrics.registry,
+            "tokenmint_build_info",
+            "The running version (1)",
+            &["version"],
+        )?
+        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .set(1);
         #[cfg(target_os = "linux")]
-        registry.register(Box::new(
+        metrics.registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
-        Ok(Self {
-            registry,
-            token_requests,
-            auth_failures,
-            request_duration,
-            responses,
-            throttled,
-            active_key_info,
-            active_key_age,
-            config_reloads,
-            last_reload_success,
-            active_key_modified: std::sync::Mutex::new(None),
-        })
+        Ok(metrics)
     }
 
     pub fn set_active_key(&self, key: &Key) {

@@ -233,4 +233,51 @@ mod ops {
         );
         assert!(!text.contains("no-such-path-91c2"), "{text}");
     }
+
+    #[tokio::test]
+    async fn operations_series_exist_from_the_start_and_count_responses_by_route_and_status() {
+        let app = spawn_app_with(|cfg| cfg.admin = true).await;
+        app.token("svc", "svc-secret", "").await;
+        let res = app
+            .post_token("svc", "wrong", "grant_type=client_credentials")
+            .await;
+        assert_eq!(res.status(), 401);
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert!(!id.is_empty(), "a generated X-Request-Id");
+        let echoed = app
+            .http
+            .get(app.url("/jwks"))
+            .header("X-Request-Id", "trace-42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            echoed.headers()["x-request-id"],
+            "trace-42",
+            "the caller's id is kept"
+        );
+
+        let text = app.admin_get("/metrics").await.text().await.unwrap();
+
+        let version = env!("CARGO_PKG_VERSION");
+        for series in [
+            format!(r#"tokenmint_build_info{{version="{version}"}} 1"#),
+            r#"tokenmint_throttled_total{dimension="source"} 0"#.into(),
+            r#"tokenmint_throttled_total{dimension="client_source"} 0"#.into(),
+            r#"tokenmint_http_responses_total{route="/oauth2/token",status="200"} 1"#.into(),
+            r#"tokenmint_http_responses_total{route="/oauth2/token",status="401"} 1"#.into(),
+            r#"tokenmint_config_reloads_total{result="failure"} 0"#.into(),
+        ] {
+            assert!(
+                text.lines().any(|l| l == series),
+                "no line {series} in\n{text}"
+            );
+        }
+        let loaded = text
+            .lines()
+            .find_map(|l| l.strip_prefix("tokenmint_config_last_reload_success_timestamp_seconds "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap();
+        assert!(loaded > 1.7e9, "a Unix time: {loaded}");
+    }
 }
