@@ -3,14 +3,13 @@
 //! base64 + the same signature). Run with `cargo bench --bench mint`.
 
 use std::borrow::Cow;
-use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::Algorithm;
 use tokenmint::clients::Client;
 use tokenmint::config::{AuthMethod, ClientSettings};
-use tokenmint::keys::{generate_pem, parse_key};
+use tokenmint::keys::{generate_pem, KeySet};
 use tokenmint::oauth::grant::Grant;
 use tokenmint::token::{unix_now, Minter};
 
@@ -32,9 +31,11 @@ fn bench(c: &mut Criterion) {
     let client = client();
     for alg in [Algorithm::ES256, Algorithm::EdDSA] {
         let name = tokenmint::keys::alg_name(alg);
-        let pem = generate_pem(alg).unwrap();
-        let key = Arc::new(parse_key(&pem, Path::new("bench.pem")).unwrap());
-        let minter = Minter::new("https://auth.example.com", Arc::clone(&key));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bench.pem"), generate_pem(alg).unwrap()).unwrap();
+        let (keys, _) = KeySet::load(dir.path(), None, false).unwrap();
+        let key = Arc::clone(keys.active());
+        let minter = Minter::new("https://auth.example.com", &keys);
         let grant = Grant {
             scope: Cow::Borrowed(&client.default_scopes),
             ttl: 3600,

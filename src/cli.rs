@@ -35,6 +35,14 @@ pub enum Command {
         /// Directory [default: keys.dir of the configuration, else keys]
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// When it starts signing (RFC 3339) [default: now + tokens.jwks_max_age +
+        /// keys.publish_margin of the configuration, else now + 420 s]
+        #[arg(long, value_name = "TIME", conflicts_with = "now")]
+        activate_at: Option<String>,
+        /// Sign at once (a first key, or an emergency: resource servers that
+        /// cached the JWK Set do not know the key yet)
+        #[arg(long)]
+        now: bool,
     },
     /// Read a client secret on stdin and print the secret_hash to put in the config
     HashSecret {

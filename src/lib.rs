@@ -12,6 +12,7 @@ pub mod keys;
 pub mod metrics;
 pub mod oauth;
 pub mod reload;
+pub mod rfc3339;
 pub mod routes;
 pub mod secret_hash;
 pub mod startup;

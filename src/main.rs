@@ -24,8 +24,14 @@ fn main() -> ExitCode {
         Command::CheckConfig => {
             with_output(|out, err| commands::check_config::run(&config, out, err))
         }
-        Command::Keygen { alg, dir } => {
-            with_output(|out, err| commands::keygen::run(&config, &alg, dir, out, err))
+        Command::Keygen {
+            alg,
+            dir,
+            activate_at,
+            now,
+        } => {
+            let when = commands::keygen::When::from_flags(activate_at.as_deref(), now);
+            with_output(|out, err| commands::keygen::run(&config, &alg, dir, when, out, err))
                 .map(|()| true)
         }
         Command::HashSecret { iterations } => {

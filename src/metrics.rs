@@ -24,7 +24,6 @@ pub struct Metrics {
     pub active_key_age: Gauge,
     pub config_reloads: IntCounterVec,
     pub last_reload_success: Gauge,
-    active_key_modified: std::sync::Mutex<Option<std::time::SystemTime>>,
 }
 
 fn counter(
@@ -123,7 +122,6 @@ impl Metrics {
                 "tokenmint_config_last_reload_success_timestamp_seconds",
                 "When the configuration in force was loaded (Unix time)",
             )?,
-            active_key_modified: std::sync::Mutex::new(None),
             registry,
         };
         // Series that must exist from the start, at 0 or at their value.
@@ -151,24 +149,20 @@ impl Metrics {
         Ok(metrics)
     }
 
-    pub fn set_active_key(&self, key: &Key) {
+    /// The text exposition format, with `key` as the signing key: the
+    /// schedule can change it at any second, so it is set at each scrape.
+    pub fn render(&self, key: &Key) -> Vec<u8> {
         self.active_key_info.reset();
         self.active_key_info
             .with_label_values(&[key.kid.as_str(), alg_name(key.alg)])
             .set(1);
-        *self
-            .active_key_modified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = key.modified;
-    }
-
-    /// The text exposition format.
-    pub fn render(&self) -> Vec<u8> {
-        let modified = *self
-            .active_key_modified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(age) = modified.and_then(|m| m.elapsed().ok()) {
+        // Since it started signing: its activation time, else its file's
+        // modification time (SPEC §3.6).
+        let started = match key.activate_at {
+            Some(at) => Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at)),
+            None => key.modified,
+        };
+        if let Some(age) = started.and_then(|t| t.elapsed().ok()) {
             self.active_key_age.set(age.as_secs_f64());
         }
         let mut out = Vec::new();

@@ -116,7 +116,7 @@ fn app_state(settings: crate::config::Settings) -> anyhow::Result<AppState> {
     let config_path = settings.source.clone();
     let (snapshot, notes) = Snapshot::build(settings)?;
     log_warnings(&notes);
-    let key = snapshot.minter.signing_key();
+    let key = snapshot.keys.active();
     tracing::info!(
         kid = %key.kid,
         alg = crate::keys::alg_name(key.alg),

@@ -68,7 +68,7 @@ impl Snapshot {
             errors,
         })?;
         let clients = ClientRegistry::new(&settings).map_err(|_| SnapshotError::Random)?;
-        let minter = Minter::new(&settings.issuer, Arc::clone(keys.active()));
+        let minter = Minter::new(&settings.issuer, &keys);
         let jwks = keys.jwks().to_string();
         let jwks_etag = EntityTag::new_strong(
             URL_SAFE_NO_PAD.encode(crate::crypto::sha256(jwks.as_bytes()))[..27].to_string(),
@@ -143,7 +143,6 @@ impl AppState {
         metrics: Metrics,
         config_path: PathBuf,
     ) -> Result<Self, SnapshotError> {
-        metrics.set_active_key(snapshot.minter.signing_key());
         // PBKDF2 is CPU-bound: more concurrent checks than cores only queue.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
@@ -170,7 +169,6 @@ impl AppState {
     }
 
     pub fn swap(&self, snapshot: Snapshot) {
-        self.metrics.set_active_key(snapshot.minter.signing_key());
         self.snapshot.store(Arc::new(snapshot));
     }
 }

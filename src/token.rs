@@ -17,7 +17,7 @@ use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
 use serde_json::{Map, Value};
 
 use crate::config::ClientSettings;
-use crate::keys::{alg_name, Key, KeySet};
+use crate::keys::{alg_name, Key, KeySet, Schedule};
 use crate::oauth::grant::Grant;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,29 +65,42 @@ struct SigningKey {
     header_b64: String,
 }
 
-/// The issuer's constant token parts and the signing key.
+/// The issuer's constant token parts, every key's header, and the schedule
+/// that says which key signs when (SPEC §3.3).
 #[derive(Debug)]
 pub struct Minter {
     issuer_json: String,
-    signing: SigningKey,
+    keys: Vec<SigningKey>,
+    schedule: Schedule,
 }
 
 impl Minter {
-    pub fn new(issuer: &str, key: Arc<Key>) -> Self {
-        let header =
-            serde_json::json!({ "alg": alg_name(key.alg), "typ": "at+jwt", "kid": key.kid });
+    pub fn new(issuer: &str, keys: &KeySet) -> Self {
+        let keys_with_headers = keys
+            .iter()
+            .map(|key| {
+                let header =
+                    serde_json::json!({ "alg": alg_name(key.alg), "typ": "at+jwt", "kid": key.kid });
+                SigningKey {
+                    header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
+                    key: Arc::clone(key),
+                }
+            })
+            .collect();
         Self {
             issuer_json: json_string(issuer),
-            signing: SigningKey {
-                header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
-                key,
-            },
+            keys: keys_with_headers,
+            schedule: keys.schedule().clone(),
         }
     }
 
-    /// The key that signs.
-    pub fn signing_key(&self) -> &Arc<Key> {
-        &self.signing.key
+    fn signing_at(&self, now: u64) -> &SigningKey {
+        &self.keys[self.schedule.at(now)]
+    }
+
+    /// The key that signs at `now`.
+    pub fn signing_key(&self, now: u64) -> &Arc<Key> {
+        &self.signing_at(now).key
     }
 
     /// Writes and signs one token. Claims in order: iss, sub, client_id,
@@ -132,13 +145,13 @@ impl Minter {
         claims.push_str(&client.extra);
         claims.push('}');
 
-        let header = &self.signing.header_b64;
+        let signing = self.signing_at(now);
+        let header = &signing.header_b64;
         let mut token = String::with_capacity(header.len() + claims.len() * 4 / 3 + 700);
         token.push_str(header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(claims.as_bytes(), &mut token);
-        let signature = self
-            .signing
+        let signature = signing
             .key
             .signer
             .sign(token.as_bytes())

@@ -7,8 +7,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::config::{ClientSecret, KeySettings, Settings, TlsSettings};
-use crate::keys::{alg_name, KeySet};
+use crate::config::{ClientSecret, KeySettings, Settings, TlsSettings, TokenSettings};
+use crate::keys::{alg_name, Key, KeySet, KeyState};
+use crate::rfc3339;
+use crate::token::unix_now;
 
 /// What was found besides the configuration's own problems.
 #[derive(Default)]
@@ -34,7 +36,8 @@ pub fn run(config: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::R
         check_tls(tls, out, &mut found)?;
     }
     if let Some(keys) = &report.keys {
-        check_keys(keys, out, &mut found)?;
+        let tokens = report.settings.as_ref().map(|s| &s.tokens);
+        check_keys(keys, tokens, out, &mut found)?;
     }
     if let Some(s) = &report.settings {
         clients(s, out)?;
@@ -92,7 +95,12 @@ fn check_tls(tls: &TlsSettings, out: &mut dyn Write, found: &mut Found) -> std::
 
 /// Loads the keys as `serve` would, except that a development key is never
 /// generated here: `check-config` only says that `serve` would make one.
-fn check_keys(keys: &KeySettings, out: &mut dyn Write, found: &mut Found) -> std::io::Result<()> {
+fn check_keys(
+    keys: &KeySettings,
+    tokens: Option<&TokenSettings>,
+    out: &mut dyn Write,
+    found: &mut Found,
+) -> std::io::Result<()> {
     let dir = &keys.dir;
     let no_keys_yet = crate::keys::pem_files(dir)
         .map(|f| f.is_empty())
@@ -106,16 +114,17 @@ fn check_keys(keys: &KeySettings, out: &mut dyn Write, found: &mut Found) -> std
     }
     match KeySet::load(dir, keys.active.as_deref(), false) {
         Ok((set, notes)) => {
-            let active = &set.active().kid;
-            for k in set.iter() {
-                let mark = if &k.kid == active { " (active)" } else { "" };
+            let now = unix_now();
+            for (k, state) in set.states_at(now) {
+                let state = describe(state, tokens, now);
                 writeln!(
                     out,
-                    "key: {} {} {}{mark}",
+                    "key: {} {} {}: {state}",
                     k.kid,
                     alg_name(k.alg),
                     k.path.display()
                 )?;
+                found.warnings.extend(schedule_warning(k, tokens, now));
             }
             found.warnings.extend(notes);
         }
@@ -124,6 +133,56 @@ fn check_keys(keys: &KeySettings, out: &mut dyn Write, found: &mut Found) -> std
             .extend(errors.iter().map(ToString::to_string)),
     }
     Ok(())
+}
+
+/// A key's state in words (SPEC §3.3: published, signing, retired since,
+/// removable after).
+fn describe(state: KeyState, tokens: Option<&TokenSettings>, now: u64) -> String {
+    match state {
+        KeyState::Signing { since: 0 } => "published, signing".into(),
+        KeyState::Signing { since } => {
+            format!("published, signing since {}", rfc3339::format(since))
+        }
+        KeyState::Published => "published; keys.active pins another key".into(),
+        KeyState::Pending { from } => format!(
+            "published, signs from {} (in {} s)",
+            rfc3339::format(from),
+            from.saturating_sub(now)
+        ),
+        KeyState::Retired { since } => match tokens {
+            Some(t) if since + t.max_ttl <= now => format!(
+                "published, retired since {}; removable now (tokens.max_ttl has passed)",
+                rfc3339::format(since)
+            ),
+            Some(t) => format!(
+                "published, retired since {}; removable after {} (+ tokens.max_ttl)",
+                rfc3339::format(since),
+                rfc3339::format(since + t.max_ttl)
+            ),
+            None => format!("published, retired since {}", rfc3339::format(since)),
+        },
+    }
+}
+
+/// A key that will sign before resource servers can have fetched it: its
+/// first tokens would fail validation where a JWK Set is cached.
+fn schedule_warning(key: &Key, tokens: Option<&TokenSettings>, now: u64) -> Option<String> {
+    let at = key.activate_at.filter(|&at| at > now)?;
+    let max_age = tokens?.jwks_max_age;
+    let published = key
+        .modified
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(now, |d| d.as_secs());
+    (at < published + max_age).then(|| {
+        format!(
+            "key {} ({}) signs from {}, less than tokens.jwks_max_age = {max_age} s after its file appeared: \
+             resource servers holding a cached JWK Set will reject its first tokens; \
+             `tokenmint keygen` schedules now + jwks_max_age + keys.publish_margin",
+            key.kid,
+            key.path.display(),
+            rfc3339::format(at)
+        )
+    })
 }
 
 /// What kind of secret a client has, and what checking it costs.

@@ -63,6 +63,7 @@ pub struct RawTls {
 pub struct RawKeys {
     pub dir: String,
     pub active: Option<String>,
+    pub publish_margin: u64,
     pub generate_if_missing: bool,
 }
 
@@ -71,6 +72,7 @@ impl Default for RawKeys {
         Self {
             dir: "keys".into(),
             active: None,
+            publish_margin: 120,
             generate_if_missing: false,
         }
     }

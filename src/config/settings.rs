@@ -61,6 +61,8 @@ pub struct TlsSettings {
 pub struct KeySettings {
     pub dir: PathBuf,
     pub active: Option<String>,
+    /// Seconds `keygen` adds to `tokens.jwks_max_age` before a new key signs.
+    pub publish_margin: u64,
     pub generate_if_missing: bool,
 }
 

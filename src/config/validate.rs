@@ -233,6 +233,7 @@ pub(super) fn keys(raw: RawKeys) -> Checked<KeySettings> {
     let value = KeySettings {
         dir: PathBuf::from(raw.dir),
         active: raw.active,
+        publish_margin: raw.publish_margin,
         generate_if_missing: raw.generate_if_missing,
     };
     Checked::new(value, f)

@@ -12,7 +12,7 @@ use jsonwebtoken::Algorithm;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::EcdsaKeyPair;
 
-use super::{alg_name, file_err, parse_key, pem_encode, KeyError, ALG_MARKER};
+use super::{alg_name, file_err, parse_key, pem_encode, KeyError, ACTIVATE_MARKER, ALG_MARKER};
 use crate::crypto::ecdsa_signing;
 
 /// Makes a new private key for `alg` as PKCS#8 PEM text (with the PS256
@@ -90,8 +90,15 @@ fn openssl_rsa_pem(alg: Algorithm) -> Result<String, String> {
 
 /// Generates a key for `alg` into `dir` as `<alg>-<kid>.pem` (mode 0600),
 /// creating the directory (mode 0700) if needed. Returns the kid and the file.
-pub fn generate(dir: &Path, alg: Algorithm) -> Result<(String, PathBuf), KeyError> {
-    let pem = generate_pem(alg).map_err(|reason| file_err(dir, reason))?;
+pub fn generate(
+    dir: &Path,
+    alg: Algorithm,
+    activate_at: Option<u64>,
+) -> Result<(String, PathBuf), KeyError> {
+    let mut pem = generate_pem(alg).map_err(|reason| file_err(dir, reason))?;
+    if let Some(at) = activate_at {
+        pem = format!("{ACTIVATE_MARKER} {}\n{pem}", crate::rfc3339::format(at));
+    }
     let key = parse_key(&pem, dir)?;
     create_private_dir(dir).map_err(|e| file_err(dir, format!("cannot create directory: {e}")))?;
     let path = dir.join(format!(
@@ -113,13 +120,29 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Creates `path` (never overwriting a file) readable by its owner only.
+/// The bytes go to a `.tmp` file first and are renamed into place, so a
+/// server watching the directory never reads half a key.
 fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
+    if path.exists() {
+        return Err(std::io::ErrorKind::AlreadyExists.into());
+    }
+    let partial = path.with_extension("pem.tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
+    let written = options.open(&partial).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&partial, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 
 use super::jwk::{self, Members};
 use super::pkcs8::{self, Family};
-use super::{alg_name, ec, ed25519, file_err, pem, rsa, Key, KeyError, ALG_MARKER};
+use super::{
+    alg_name, ec, ed25519, file_err, pem, rsa, Key, KeyError, ACTIVATE_MARKER, ALG_MARKER,
+};
 use crate::crypto::Signer;
 
 /// What a family loader makes of a key: its signer, its public JWK members
@@ -75,6 +77,17 @@ pub fn parse_key(text: &str, path: &Path) -> Result<Key, KeyError> {
             ));
         }
     }
+    let activate_at = match pem.markers.activate_at.as_deref() {
+        None => None,
+        Some(text) => Some(crate::rfc3339::parse(text).ok_or_else(|| {
+            file_err(
+                path,
+                format!(
+                    "`{ACTIVATE_MARKER} {text}` is not an RFC 3339 time: write it like `{ACTIVATE_MARKER} 2026-12-01T10:00:00Z`, or remove the line (the key then counts as active since 1970)"
+                ),
+            )
+        })?),
+    };
     let kid = jwk::thumbprint(&loaded.members);
     Ok(Key {
         jwk: jwk::published(&loaded.members, &kid, alg_name(alg)),
@@ -83,6 +96,7 @@ pub fn parse_key(text: &str, path: &Path) -> Result<Key, KeyError> {
         path: path.to_path_buf(),
         signer: loaded.signer,
         decoding: loaded.decoding,
+        activate_at,
         modified: None,
     })
 }

@@ -32,7 +32,7 @@ mod rsa;
 pub use generate::{generate, generate_pem};
 pub use jwk::thumbprint;
 pub use load::{load_file, parse_key};
-pub use pem::{pem_encode, ALG_MARKER};
+pub use pem::{pem_encode, ACTIVATE_MARKER, ALG_MARKER};
 
 /// One problem with one key file, phrased for an operator.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +56,9 @@ pub enum KeyError {
         available: String,
     },
     #[error(
-        "{count} keys in {dir} and keys.active is not set: set keys.active to the kid that \
-         signs ({available})"
+        "{count} keys in {dir} have no `tokenmint-activate-at:` line and none with one has \
+         activated yet, so none of them is the signing key: set keys.active to the kid that \
+         signs, or make new keys with `tokenmint keygen`, which schedules them ({available})"
     )]
     ActiveAmbiguous {
         count: usize,
@@ -96,20 +97,132 @@ pub struct Key {
     pub jwk: Value,
     /// The public key for jsonwebtoken's `decode` (introspection).
     pub decoding: DecodingKey,
+    /// `tokenmint-activate-at:`, in Unix seconds (SPEC §3.3).
+    pub activate_at: Option<u64>,
     /// The file's modification time, when the file system gives one.
     pub modified: Option<SystemTime>,
+}
+
+impl Key {
+    /// When it starts signing, unless `keys.active` pins a key: its
+    /// `tokenmint-activate-at`, or the Unix epoch for a key without one.
+    pub fn activation(&self) -> u64 {
+        self.activate_at.unwrap_or(0)
+    }
+}
+
+/// Which key signs at a given time (SPEC §3.3): the one `keys.active` pins,
+/// or, by activation time, the latest that has passed — before any has, the
+/// first to come — with equal times decided by the greater kid. Evaluated
+/// per token from a handful of entries, so the switch needs no reload and
+/// every replica with the same files switches at the same second.
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    Pinned(usize),
+    /// `(activation, key index)` sorted by activation, then kid.
+    Timed(Vec<(u64, usize)>),
+}
+
+impl Schedule {
+    fn timed(keys: &[Arc<Key>]) -> Self {
+        let mut entries: Vec<(u64, usize)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.activation(), i))
+            .collect();
+        entries.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| keys[a.1].kid.cmp(&keys[b.1].kid))
+        });
+        Self::Timed(entries)
+    }
+
+    /// The position in the timed entries of the key that signs at `now`.
+    fn position(entries: &[(u64, usize)], now: u64) -> usize {
+        match entries.partition_point(|&(at, _)| at <= now) {
+            // None has come yet: the first to come, greatest kid among equals.
+            0 => entries
+                .iter()
+                .rposition(|&(at, _)| at == entries[0].0)
+                .unwrap_or(0),
+            passed => passed - 1,
+        }
+    }
+
+    /// The index of the key that signs at `now` (Unix seconds).
+    pub fn at(&self, now: u64) -> usize {
+        match self {
+            Self::Pinned(i) => *i,
+            Self::Timed(entries) if entries.is_empty() => 0,
+            Self::Timed(entries) => entries[Self::position(entries, now)].1,
+        }
+    }
+}
+
+/// What a key does at a given time, for `check-config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Signs, since this time (0: since before its file was loaded).
+    Signing { since: u64 },
+    /// `keys.active` pins another key.
+    Published,
+    /// Published; signs from this time.
+    Pending { from: u64 },
+    /// Published; stopped signing at this time (tokens it signed live on
+    /// until `tokens.max_ttl` after that).
+    Retired { since: u64 },
 }
 
 /// Every published key, and which one signs.
 #[derive(Debug)]
 pub struct KeySet {
     keys: Vec<Arc<Key>>,
-    active: usize,
+    schedule: Schedule,
 }
 
 impl KeySet {
+    /// The key that signs now.
     pub fn active(&self) -> &Arc<Key> {
-        &self.keys[self.active]
+        self.signing_at(crate::token::unix_now())
+    }
+
+    /// The key that signs at `now` (Unix seconds).
+    pub fn signing_at(&self, now: u64) -> &Arc<Key> {
+        &self.keys[self.schedule.at(now)]
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// Each key with what it does at `now`, in file order.
+    pub fn states_at(&self, now: u64) -> Vec<(&Arc<Key>, KeyState)> {
+        let states: Vec<KeyState> = match &self.schedule {
+            Schedule::Pinned(pinned) => (0..self.keys.len())
+                .map(|i| {
+                    if i == *pinned {
+                        KeyState::Signing { since: 0 }
+                    } else {
+                        KeyState::Published
+                    }
+                })
+                .collect(),
+            Schedule::Timed(entries) => {
+                let mut states = vec![KeyState::Published; self.keys.len()];
+                let signing = Schedule::position(entries, now);
+                for (p, &(at, i)) in entries.iter().enumerate() {
+                    states[i] = match p.cmp(&signing) {
+                        std::cmp::Ordering::Equal => KeyState::Signing { since: at.min(now) },
+                        std::cmp::Ordering::Less => KeyState::Retired {
+                            since: entries[p + 1].0,
+                        },
+                        std::cmp::Ordering::Greater => KeyState::Pending { from: at },
+                    };
+                }
+                states
+            }
+        };
+        self.keys.iter().zip(states).collect()
     }
 
     pub fn get(&self, kid: &str) -> Option<&Arc<Key>> {
@@ -143,8 +256,8 @@ impl KeySet {
                 dir: dir.to_path_buf(),
             });
         }
-        match choose_active(&keys, active, dir, &mut errors) {
-            Some(active) if errors.is_empty() => Ok((KeySet { keys, active }, notes)),
+        match schedule(&keys, active, dir, &mut errors) {
+            Some(schedule) if errors.is_empty() => Ok((KeySet { keys, schedule }, notes)),
             _ => Err(errors),
         }
     }
@@ -170,7 +283,7 @@ fn files_or_generated(
     if !files.is_empty() || !generate_if_missing {
         return Ok(files);
     }
-    let (kid, path) = generate(dir, Algorithm::ES256).map_err(|e| vec![e])?;
+    let (kid, path) = generate(dir, Algorithm::ES256, None).map_err(|e| vec![e])?;
     notes.push(format!(
         "generated a development ES256 signing key {} (kid {kid}) because keys.generate_if_missing = true; \
          do not use it in production",
@@ -207,44 +320,47 @@ fn load_all(
     keys
 }
 
-/// The index of the signing key: the one `keys.active` names, or the only
-/// key. Pushes an error (naming the keys there) when neither applies.
-fn choose_active(
+/// Which key signs when: pinned by `keys.active`, else by activation time.
+/// Pushes an error (naming the keys there) when `keys.active` names no key,
+/// or when the choice now falls among several keys without an activation
+/// time (SPEC §3.3: they would tie at the epoch).
+fn schedule(
     keys: &[Arc<Key>],
     active: Option<&str>,
     dir: &Path,
     errors: &mut Vec<KeyError>,
-) -> Option<usize> {
-    let available = || {
-        keys.iter()
-            .map(|k| format!("{} ({}, {})", k.kid, alg_name(k.alg), k.path.display()))
+) -> Option<Schedule> {
+    let list = |keys: &mut dyn Iterator<Item = &Arc<Key>>| {
+        keys.map(|k| format!("{} ({}, {})", k.kid, alg_name(k.alg), k.path.display()))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    match active {
-        Some(kid) => {
-            let found = keys.iter().position(|k| k.kid == kid);
-            if found.is_none() && !keys.is_empty() {
-                errors.push(KeyError::ActiveNotFound {
-                    kid: kid.to_string(),
-                    dir: dir.to_path_buf(),
-                    available: available(),
-                });
-            }
-            found
-        }
-        None if keys.len() == 1 => Some(0),
-        None => {
-            if keys.len() > 1 {
-                errors.push(KeyError::ActiveAmbiguous {
-                    count: keys.len(),
-                    dir: dir.to_path_buf(),
-                    available: available(),
-                });
-            }
-            None
-        }
+    if keys.is_empty() {
+        return None;
     }
+    if let Some(kid) = active {
+        let found = keys.iter().position(|k| k.kid == kid);
+        if found.is_none() {
+            errors.push(KeyError::ActiveNotFound {
+                kid: kid.to_string(),
+                dir: dir.to_path_buf(),
+                available: list(&mut keys.iter()),
+            });
+        }
+        return found.map(Schedule::Pinned);
+    }
+    let schedule = Schedule::timed(keys);
+    let now = crate::token::unix_now();
+    let unmarked = keys.iter().filter(|k| k.activate_at.is_none()).count();
+    if unmarked > 1 && keys[schedule.at(now)].activate_at.is_none() {
+        errors.push(KeyError::ActiveAmbiguous {
+            count: unmarked,
+            dir: dir.to_path_buf(),
+            available: list(&mut keys.iter().filter(|k| k.activate_at.is_none())),
+        });
+        return None;
+    }
+    Some(schedule)
 }
 
 /// The `*.pem` files directly in `dir`, sorted by name.
@@ -281,5 +397,72 @@ pub fn parse_alg(name: &str) -> Option<Algorithm> {
         "RS256" => Some(Algorithm::RS256),
         "PS256" => Some(Algorithm::PS256),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    fn key(activate_at: Option<u64>) -> Arc<Key> {
+        let pem = generate_pem(Algorithm::ES256).unwrap();
+        let mut key = parse_key(&pem, Path::new("k.pem")).unwrap();
+        key.activate_at = activate_at;
+        Arc::new(key)
+    }
+
+    fn set(keys: Vec<Arc<Key>>) -> KeySet {
+        let mut errors = Vec::new();
+        let schedule = schedule(&keys, None, Path::new("keys"), &mut errors).unwrap();
+        assert!(errors.is_empty());
+        KeySet { keys, schedule }
+    }
+
+    #[test]
+    fn the_latest_activation_that_has_passed_signs() {
+        let keys = set(vec![key(None), key(Some(1000)), key(Some(2000))]);
+        assert_eq!(keys.signing_at(999).kid, keys.keys[0].kid);
+        assert_eq!(keys.signing_at(1000).kid, keys.keys[1].kid);
+        assert_eq!(keys.signing_at(1999).kid, keys.keys[1].kid);
+        assert_eq!(keys.signing_at(5000).kid, keys.keys[2].kid);
+        let states = keys.states_at(1500);
+        assert_eq!(states[0].1, KeyState::Retired { since: 1000 });
+        assert_eq!(states[1].1, KeyState::Signing { since: 1000 });
+        assert_eq!(states[2].1, KeyState::Pending { from: 2000 });
+    }
+
+    #[test]
+    fn equal_times_are_decided_by_the_greater_kid_and_before_any_the_first_signs() {
+        let (a, b, c) = (key(Some(3000)), key(Some(3000)), key(Some(4000)));
+        let greater = if a.kid > b.kid {
+            a.kid.clone()
+        } else {
+            b.kid.clone()
+        };
+        let keys = set(vec![a, b, c]);
+        assert_eq!(keys.signing_at(3500).kid, greater);
+        // Before any activation: the first to come (here a tie) signs.
+        assert_eq!(keys.signing_at(10).kid, greater);
+    }
+
+    #[test]
+    fn several_keys_without_a_time_are_an_error_while_the_choice_falls_among_them() {
+        let mut errors = Vec::new();
+        let now = crate::token::unix_now();
+        let keys = vec![key(None), key(None), key(Some(now + 3600))];
+        assert!(schedule(&keys, None, Path::new("keys"), &mut errors).is_none());
+        assert!(matches!(
+            errors[0],
+            KeyError::ActiveAmbiguous { count: 2, .. }
+        ));
+        // Once a scheduled key has taken over, the old ones are merely retired.
+        let mut errors = Vec::new();
+        let keys = vec![key(None), key(None), key(Some(now - 10))];
+        assert!(schedule(&keys, None, Path::new("keys"), &mut errors).is_some());
+        // keys.active decides, whatever the times.
+        let mut errors = Vec::new();
+        let kid = keys[1].kid.clone();
+        let pinned = schedule(&keys, Some(&kid), Path::new("keys"), &mut errors).unwrap();
+        assert_eq!(pinned.at(now), 1);
     }
 }

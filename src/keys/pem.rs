@@ -20,6 +20,10 @@ use super::{file_err, KeyError};
 pub const ALG_MARKER: &str = "tokenmint-alg:";
 /// [`ALG_MARKER`]'s name, without the colon.
 const ALG: &str = "tokenmint-alg";
+/// The line that says when a key starts signing (SPEC §3.3), as written
+/// before its RFC 3339 value: `tokenmint-activate-at: 2026-12-01T10:00:00Z`.
+pub const ACTIVATE_MARKER: &str = "tokenmint-activate-at:";
+const ACTIVATE: &str = "tokenmint-activate-at";
 
 /// The marker lines found before the BEGIN line. A new marker is one field
 /// here and one arm in [`Markers::read_line`]. Other text there is ignored,
@@ -28,12 +32,12 @@ const ALG: &str = "tokenmint-alg";
 pub(super) struct Markers {
     /// `tokenmint-alg: <JOSE alg>`.
     pub alg: Option<String>,
+    /// `tokenmint-activate-at: <RFC 3339 time>`, as written.
+    pub activate_at: Option<String>,
 }
 
 impl Markers {
     /// Takes in one trimmed line from before the BEGIN line.
-    // One arm per marker: `tokenmint-activate-at` is the next one.
-    #[allow(clippy::single_match)]
     fn read_line(&mut self, line: &str) {
         let Some((name, value)) = line.split_once(':') else {
             return;
@@ -41,6 +45,7 @@ impl Markers {
         let value = Some(value.trim().to_string());
         match name {
             ALG => self.alg = value,
+            ACTIVATE => self.activate_at = value,
             _ => {}
         }
     }

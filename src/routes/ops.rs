@@ -7,7 +7,7 @@ use crate::state::AppState;
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .body(state.metrics.render(state.snapshot().keys.active()))
 }
 
 pub async fn healthz() -> HttpResponse {

@@ -37,7 +37,15 @@ fn keygen_writes_a_private_pkcs8_key_named_by_its_kid_and_prints_the_kid() {
         let path = dir.path().join(format!("{}-{kid}.pem", alg.to_lowercase()));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("-----BEGIN PRIVATE KEY-----"));
-        assert_eq!(text.starts_with("tokenmint-alg: PS256"), alg == "PS256");
+        assert_eq!(
+            text.lines().any(|l| l == "tokenmint-alg: PS256"),
+            alg == "PS256"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("tokenmint-activate-at: ")),
+            "keygen schedules the key: {text}"
+        );
         let (key, warnings) = tokenmint::keys::load_file(&path).unwrap();
         assert_eq!(key.kid, kid);
         assert_eq!(tokenmint::keys::alg_name(key.alg), alg);
@@ -323,7 +331,7 @@ async fn sighup_applies_a_new_key_and_a_broken_config_is_rejected_whole() {
     };
 
     // A new key, made active: after SIGHUP both are published and it signs.
-    let new_kid = tokenmint::keys::generate(&keys, jsonwebtoken::Algorithm::EdDSA)
+    let new_kid = tokenmint::keys::generate(&keys, jsonwebtoken::Algorithm::EdDSA, None)
         .unwrap()
         .0;
     write_config(&new_kid, "");
@@ -720,5 +728,127 @@ async fn sigterm_makes_readyz_503_at_once_and_keeps_serving_for_drain_seconds() 
     assert!(
         term.elapsed() >= std::time::Duration::from_secs(2),
         "served for drain_seconds"
+    );
+}
+
+/// The activation time `keygen` wrote into `path`, as Unix seconds.
+fn activation_of(path: &Path) -> u64 {
+    tokenmint::keys::load_file(path)
+        .unwrap()
+        .0
+        .activate_at
+        .unwrap()
+}
+
+#[test]
+fn keygen_schedules_a_key_one_jwks_lifetime_and_the_publish_margin_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_a_key(dir.path(), "publish_margin = 30", "jwks_max_age = 60\n");
+    // config_with_a_key puts `body` after [tokens]: jwks_max_age = 60.
+    let keys = dir.path().join("keys");
+    let now = tokenmint::token::unix_now();
+    let out = tokenmint()
+        .args(["keygen", "--alg", "ES256", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kid = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let path = keys.join(format!("es256-{kid}.pem"));
+    let at = activation_of(&path);
+    assert!(
+        (now + 90..=now + 92).contains(&at),
+        "now {now}, activates {at}"
+    );
+    assert!(
+        stderr.contains("signs from") && stderr.contains("in 9"),
+        "{stderr}"
+    );
+
+    let now = tokenmint::token::unix_now();
+    let kid = run_ok(
+        tokenmint()
+            .args(["keygen", "--alg", "ES256", "--now", "--dir"])
+            .arg(&keys),
+    );
+    let at = activation_of(&keys.join(format!("es256-{}.pem", kid.trim())));
+    assert!((now..=now + 2).contains(&at), "--now: {at} vs {now}");
+
+    let kid = run_ok(
+        tokenmint()
+            .args([
+                "keygen",
+                "--alg",
+                "ES256",
+                "--activate-at",
+                "2030-01-02T03:04:05Z",
+                "--dir",
+            ])
+            .arg(&keys),
+    );
+    let at = activation_of(&keys.join(format!("es256-{}.pem", kid.trim())));
+    assert_eq!(tokenmint::rfc3339::format(at), "2030-01-02T03:04:05Z");
+
+    let bad = tokenmint()
+        .args([
+            "keygen",
+            "--alg",
+            "ES256",
+            "--activate-at",
+            "tomorrow",
+            "--dir",
+        ])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
+}
+
+#[test]
+fn check_config_says_which_key_signs_which_will_and_which_may_be_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    // An old key without a schedule, one that took over an hour ago (so the
+    // old one is retired), and one that signs in an hour.
+    helpers::write_keys(&keys, &["ES256"]);
+    let now = tokenmint::token::unix_now();
+    let current =
+        tokenmint::keys::generate(&keys, jsonwebtoken::Algorithm::ES256, Some(now - 3600))
+            .unwrap()
+            .0;
+    let next = tokenmint::keys::generate(&keys, jsonwebtoken::Algorithm::ES256, Some(now + 3600))
+        .unwrap()
+        .0;
+    let config = dir.path().join("tm.toml");
+    std::fs::write(
+        &config,
+        format!("issuer = \"https://auth.example.com\"\n[keys]\ndir = {keys:?}\n[tokens]\nmax_ttl = 600\naudience = [\"https://api.example.com\"]\n"),
+    )
+    .unwrap();
+
+    let (ok, out, err) = check_config(&config);
+
+    assert!(ok, "{out}\n{err}");
+    let line = |kid: &str| {
+        out.lines()
+            .find(|l| l.contains(kid))
+            .unwrap_or_else(|| panic!("{kid} in {out}"))
+            .to_string()
+    };
+    assert!(line(&current).contains("signing since"), "{out}");
+    assert!(line(&next).contains("signs from"), "{out}");
+    let old = out
+        .lines()
+        .find(|l| l.starts_with("key:") && l.contains("retired since"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        old.contains("removable now"),
+        "max_ttl 600 s passed since an hour ago: {old}"
     );
 }

@@ -268,3 +268,97 @@ async fn other_methods_on_the_jwk_set_are_405_with_allow() {
         }
     }
 }
+
+/// The PEM of a new ES256 key that starts signing at `at` (Unix seconds).
+fn scheduled_key_pem(at: u64) -> String {
+    format!(
+        "tokenmint-activate-at: {}\n{}",
+        tokenmint::rfc3339::format(at),
+        crate::helpers::key_pem("ES256")
+    )
+}
+
+fn kid_of(token: &serde_json::Value) -> String {
+    let token = token["access_token"].as_str().unwrap();
+    crate::helpers::segment(token, 0)["kid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_scheduled_key_is_published_at_once_and_signs_from_its_time_without_a_reload() {
+    let at = tokenmint::token::unix_now() + 2;
+    let app = crate::helpers::spawn_app_with(|cfg| {
+        cfg.active = Some(String::new());
+        cfg.extra_key_pems = vec![scheduled_key_pem(at)];
+    })
+    .await;
+    let (old, new) = (app.kids[0].clone(), app.kids[1].clone());
+
+    let published: Vec<String> = app
+        .get_jwks()
+        .await
+        .keys
+        .iter()
+        .filter_map(|k| k.common.key_id.clone())
+        .collect();
+    assert!(published.contains(&new), "published before it signs");
+    assert_eq!(kid_of(&app.token("svc", "svc-secret", "").await), old);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
+    loop {
+        let token = app.token("svc", "svc-secret", "").await;
+        if kid_of(&token) == new {
+            assert!(tokenmint::token::unix_now() >= at, "not before its time");
+            // Validated from the served JWK Set, like any token.
+            app.validate(
+                token["access_token"].as_str().unwrap(),
+                crate::helpers::AUDIENCE,
+            )
+            .await;
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new key never signed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn keys_without_a_schedule_and_no_active_key_are_an_error_naming_the_fix() {
+    let result = crate::helpers::try_spawn_app_with(|cfg| {
+        cfg.algs = vec!["ES256", "EdDSA"];
+        cfg.active = Some(String::new());
+    })
+    .await;
+
+    let err = format!(
+        "{:#}",
+        result.err().expect("two unscheduled keys are refused")
+    );
+    assert!(
+        err.contains("keys.active") && err.contains("tokenmint keygen"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_lone_scheduled_key_signs_at_once_and_the_first_to_come_signs_before_any_has() {
+    let now = tokenmint::token::unix_now();
+    let app = crate::helpers::spawn_app_with(|cfg| {
+        cfg.algs = vec![];
+        cfg.active = Some(String::new());
+        cfg.extra_key_pems = vec![scheduled_key_pem(now + 600), scheduled_key_pem(now + 300)];
+    })
+    .await;
+
+    let kid = kid_of(&app.token("svc", "svc-secret", "").await);
+
+    assert_eq!(
+        kid, app.kids[1],
+        "the one that activates first signs until then"
+    );
+}
