@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::auth::AuthState;
 use crate::clients::ClientRegistry;
-use crate::config::Settings;
+use crate::config::{AuthMethod, Settings};
 use crate::keys::{alg_name, KeyError, KeySet};
 use crate::metrics::Metrics;
 use crate::telemetry::LogLimiter;
@@ -108,7 +108,12 @@ fn discovery_document(settings: &Settings, keys: &KeySet) -> serde_json::Value {
     } else {
         &[]
     };
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    // The methods some client may use (SPEC §3.4), in a fixed order.
+    let auth_methods: Vec<&str> = [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost]
+        .into_iter()
+        .filter(|m| settings.clients.iter().any(|c| c.auth_methods.contains(m)))
+        .map(AuthMethod::name)
+        .collect();
     json!({
         "issuer": settings.issuer,
         "token_endpoint": format!("{base}/oauth2/token"),

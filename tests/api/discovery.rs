@@ -281,3 +281,24 @@ mod ops {
         assert!(loaded > 1.7e9, "a Unix time: {loaded}");
     }
 }
+
+#[tokio::test]
+async fn only_the_authentication_methods_some_client_may_use_are_advertised() {
+    let app = spawn_app_with(|cfg| {
+        cfg.clients =
+            "[[clients]]\nid = \"p\"\nsecret = \"s\"\nauth_methods = [\"client_secret_post\"]\n"
+                .into();
+    })
+    .await;
+
+    let doc: Value = crate::helpers::get_json(
+        &app.http,
+        &app.url("/.well-known/oauth-authorization-server"),
+    )
+    .await;
+
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_post"])
+    );
+}
