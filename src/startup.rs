@@ -88,9 +88,10 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish),
     /// reloading on SIGHUP and on changes to the watched directories (the
-    /// watcher, started by `build`, is handled beside the signals). The signal handlers are installed before the
-    /// `listening` line is logged, so a SIGHUP sent after it never meets the
-    /// default action (which would end the process).
+    /// watcher, started by `build`, is handled beside the signals). The
+    /// signal handlers are installed before the `listening` line is logged,
+    /// so a SIGHUP sent after it never meets the default action (which would
+    /// end the process).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handles: Vec<ServerHandle> = std::iter::once(self.public.handle())
             .chain(self.admin.as_ref().map(Server::handle))
