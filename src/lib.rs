@@ -21,5 +21,6 @@ pub mod telemetry;
 pub mod throttle;
 pub mod tls;
 pub mod token;
+pub mod watch;
 
 pub use startup::Application;

@@ -1,7 +1,8 @@
 //! Build, then run (zero-to-production's shape): [`Application::build`] binds
 //! the listeners (port 0 friendly, so tests learn the port from
 //! `local_addr`), [`Application::run_until_stopped`] serves until SIGTERM
-//! (graceful) and reloads on SIGHUP. actix's own signal handling is off
+//! (graceful) and reloads on SIGHUP and when a watched file changes
+//! (`watch`; bursts debounced here). actix's own signal handling is off
 //! because two servers must stop together.
 
 use std::net::TcpListener;
@@ -23,6 +24,9 @@ pub struct Application {
     public: Server,
     admin: Option<Server>,
     state: web::Data<AppState>,
+    /// Started in `build`, so that a change made once `build` has returned
+    /// is seen; events wait in its channel until the signal task runs.
+    watch: Option<crate::watch::Watch>,
 }
 
 impl Application {
@@ -33,15 +37,15 @@ impl Application {
         log_warnings(&loaded.warnings);
         let settings = loaded.settings;
         let server = settings.server.clone();
-        let tls = match &server.tls {
+        let (tls, cert_store) = match &server.tls {
             Some(tls) => {
-                let (config, warnings) = crate::tls::server_config(tls)?;
+                let (config, store, warnings) = crate::tls::server_config(tls)?;
                 log_warnings(&warnings);
-                Some(config)
+                (Some(config), Some(store))
             }
-            None => None,
+            None => (None, None),
         };
-        let state = web::Data::new(app_state(settings)?);
+        let state = web::Data::new(app_state(settings, cert_store)?);
 
         let listener = bind("server.listen", &server.listen)?;
         let port = listener.local_addr()?.port();
@@ -60,6 +64,7 @@ impl Application {
             Some(listener) => Some(admin_server(&server, listener, state.clone())?),
             None => None,
         };
+        let watch = crate::watch::Watch::start(&state.snapshot().settings);
         Ok(Self {
             port,
             admin_port,
@@ -67,6 +72,7 @@ impl Application {
             public,
             admin,
             state,
+            watch,
         })
     }
 
@@ -81,9 +87,11 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish),
-    /// reloading on SIGHUP. The signal handlers are installed before the
-    /// `listening` line is logged, so a SIGHUP sent after it never meets the
-    /// default action (which would end the process).
+    /// reloading on SIGHUP and on changes to the watched directories (the
+    /// watcher, started by `build`, is handled beside the signals). The
+    /// signal handlers are installed before the `listening` line is logged,
+    /// so a SIGHUP sent after it never meets the default action (which would
+    /// end the process).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handles: Vec<ServerHandle> = std::iter::once(self.public.handle())
             .chain(self.admin.as_ref().map(Server::handle))
@@ -95,7 +103,7 @@ impl Application {
             "listening ({})",
             if self.tls { "https" } else { "http" }
         );
-        let signals = tokio::spawn(signals.handle(handles, self.state.clone()));
+        let signals = tokio::spawn(signals.handle(handles, self.state.clone(), self.watch));
         let result = match self.admin {
             Some(admin) => tokio::try_join!(self.public, admin).map(|_| ()),
             None => self.public.await,
@@ -112,10 +120,16 @@ fn log_warnings(warnings: &[String]) {
 }
 
 /// The first snapshot and the state every handler shares.
-fn app_state(settings: crate::config::Settings) -> anyhow::Result<AppState> {
+fn app_state(
+    settings: crate::config::Settings,
+    tls: Option<std::sync::Arc<crate::tls::CertStore>>,
+) -> anyhow::Result<AppState> {
     let config_path = settings.source.clone();
     let (snapshot, notes) = Snapshot::build(settings)?;
     log_warnings(&notes);
+    // After the build, which may have generated a development key.
+    let inputs =
+        crate::reload::fingerprint(&crate::reload::read(&config_path), Some(&snapshot.settings));
     let key = snapshot.keys.active();
     tracing::info!(
         kid = %key.kid,
@@ -125,7 +139,7 @@ fn app_state(settings: crate::config::Settings) -> anyhow::Result<AppState> {
         "signing key loaded"
     );
     let metrics = Metrics::new().context("while registering metrics")?;
-    Ok(AppState::new(snapshot, metrics, config_path)?)
+    Ok(AppState::new(snapshot, metrics, config_path, inputs, tls)?)
 }
 
 fn bind(key: &str, addr: &str) -> anyhow::Result<TcpListener> {
@@ -224,12 +238,44 @@ impl Signals {
         })
     }
 
-    async fn handle(mut self, handles: Vec<ServerHandle>, state: web::Data<AppState>) {
+    async fn handle(
+        mut self,
+        handles: Vec<ServerHandle>,
+        state: web::Data<AppState>,
+        mut watch: Option<crate::watch::Watch>,
+    ) {
+        let mut debounce = Debounce::default();
         let drain = loop {
-            tokio::select! {
-                _ = self.term.recv() => break true,
-                _ = self.int.recv() => break false,
-                _ = self.hup.recv() => crate::reload::reload(&state),
+            let changes = async {
+                match watch.as_mut() {
+                    Some(watch) => watch.changes.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let wake = tokio::select! {
+                _ = self.term.recv() => Wake::Stop { drain: true },
+                _ = self.int.recv() => Wake::Stop { drain: false },
+                _ = self.hup.recv() => Wake::Reload,
+                Some(()) = changes => Wake::Changed,
+                () = debounce.settled() => Wake::Reload,
+            };
+            match wake {
+                Wake::Stop { drain } => break drain,
+                Wake::Changed => debounce.event(),
+                Wake::Reload => {
+                    debounce.reset();
+                    // Reading and parsing files: on the blocking pool, not
+                    // on this runtime's thread.
+                    let for_reload = state.clone();
+                    let done =
+                        tokio::task::spawn_blocking(move || crate::reload::reload(&for_reload));
+                    if let Err(e) = done.await {
+                        tracing::error!("the reload task failed: {e}");
+                    }
+                    if let Some(watch) = watch.as_mut() {
+                        watch.update(&state.snapshot().settings);
+                    }
+                }
             }
         };
         // SIGTERM (SPEC §3.6): /readyz says 503 at once, so that load
@@ -251,6 +297,46 @@ impl Signals {
     }
 }
 
+#[cfg(unix)]
+enum Wake {
+    Stop { drain: bool },
+    Reload,
+    Changed,
+}
+
+/// A burst of file events is applied once: when 250 ms pass without
+/// another, or 1 s after its first event if they keep coming.
+#[cfg(unix)]
+#[derive(Default)]
+struct Debounce {
+    first: Option<tokio::time::Instant>,
+    due: Option<tokio::time::Instant>,
+}
+
+#[cfg(unix)]
+impl Debounce {
+    const QUIET: std::time::Duration = std::time::Duration::from_millis(250);
+    const AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn event(&mut self) {
+        let now = tokio::time::Instant::now();
+        let first = *self.first.get_or_insert(now);
+        self.due = Some((now + Self::QUIET).min(first + Self::AT_MOST));
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Resolves when the pending burst is due; never when there is none.
+    async fn settled(&self) {
+        match self.due {
+            Some(due) => tokio::time::sleep_until(due).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 #[cfg(not(unix))]
 struct Signals;
 
@@ -260,7 +346,13 @@ impl Signals {
         Ok(Self)
     }
 
-    async fn handle(self, handles: Vec<ServerHandle>, _state: web::Data<AppState>) {
+    /// No watching here: `_watch` is dropped, and a change needs a restart.
+    async fn handle(
+        self,
+        handles: Vec<ServerHandle>,
+        _state: web::Data<AppState>,
+        _watch: Option<crate::watch::Watch>,
+    ) {
         let _ = tokio::signal::ctrl_c().await;
         for handle in &handles {
             handle.stop(true).await;

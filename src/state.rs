@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix_web::http::header::EntityTag;
 use actix_web::web::Bytes;
@@ -21,6 +21,7 @@ use crate::config::{AuthMethod, Settings};
 use crate::keys::{alg_name, KeyError, KeySet};
 use crate::metrics::Metrics;
 use crate::telemetry::LogLimiter;
+use crate::tls::CertStore;
 use crate::token::Minter;
 
 #[derive(Debug, thiserror::Error)]
@@ -129,8 +130,9 @@ fn discovery_document(settings: &Settings, keys: &KeySet) -> serde_json::Value {
 }
 
 /// What handlers share: the current snapshot, the metrics, what
-/// authentication keeps across reloads, and where the configuration comes
-/// from (for reloads).
+/// authentication keeps across reloads, and, for reloads, where the
+/// configuration comes from, the fingerprint of the last inputs tried and
+/// the TLS certificate new connections get.
 pub struct AppState {
     snapshot: ArcSwap<Snapshot>,
     pub metrics: Metrics,
@@ -138,6 +140,11 @@ pub struct AppState {
     /// Throttling warnings, at most one a second.
     pub throttle_log: LogLimiter,
     pub config_path: PathBuf,
+    /// `reload::fingerprint` of the inputs of the last reload attempted (or
+    /// of the first snapshot): equal inputs are not reloaded again.
+    pub reload_inputs: Mutex<crate::reload::Fingerprint>,
+    /// The public listener's certificate, when it serves TLS.
+    pub tls: Option<Arc<CertStore>>,
     /// Set on SIGTERM: `/readyz` answers 503 from then on.
     draining: AtomicBool,
 }
@@ -147,6 +154,8 @@ impl AppState {
         snapshot: Snapshot,
         metrics: Metrics,
         config_path: PathBuf,
+        reload_inputs: crate::reload::Fingerprint,
+        tls: Option<Arc<CertStore>>,
     ) -> Result<Self, SnapshotError> {
         // PBKDF2 is CPU-bound: more concurrent checks than cores only queue.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -157,6 +166,8 @@ impl AppState {
             throttle_log: LogLimiter::default(),
             draining: AtomicBool::new(false),
             config_path,
+            reload_inputs: Mutex::new(reload_inputs),
+            tls,
         })
     }
 

@@ -3,18 +3,32 @@
 //! TLS 1.2 and 1.3 only. actix adds the `h2` and `http/1.1` ALPN protocols.
 //! The key may be PKCS#8, PKCS#1 or SEC1, as openssl and certificate
 //! managers write them. Problems name the file; near expiry is a warning.
+//!
+//! The certificate is not fixed in the `ServerConfig`: each handshake asks
+//! a [`CertStore`] for the current pair, which a reload replaces, so new
+//! connections get the new certificate and open ones keep theirs. Session
+//! resumption is on: stateless tickets (ring's ChaCha20-Poly1305
+//! `Ticketer`, keys rotated every 6 hours) and, for TLS 1.2 clients without
+//! ticket support, an in-memory session cache.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
 use crate::config::TlsSettings;
 
 const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// Sessions the server-side cache keeps (TLS 1.2 session ids); about
+/// 100 bytes each.
+const SESSION_CACHE_ENTRIES: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -28,28 +42,67 @@ pub enum TlsError {
         key: PathBuf,
         reason: String,
     },
+    #[error("server.tls: cannot make the session ticket keys: {0}")]
+    Tickets(String),
 }
 
-/// Builds the server configuration; the second value holds warnings.
-pub fn server_config(tls: &TlsSettings) -> Result<(ServerConfig, Vec<String>), TlsError> {
+/// The certificate chain and key new connections are served, replaced
+/// whole by [`store`](Self::store).
+#[derive(Debug)]
+pub struct CertStore(ArcSwap<CertifiedKey>);
+
+impl CertStore {
+    pub fn new(key: CertifiedKey) -> Self {
+        Self(ArcSwap::from_pointee(key))
+    }
+
+    /// Serves `key` to every connection that starts from now on.
+    pub fn store(&self, key: CertifiedKey) {
+        self.0.store(Arc::new(key));
+    }
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.load_full())
+    }
+}
+
+/// Reads and checks the pair: both parse, and the key is the certificate's.
+/// The second value holds warnings (near expiry).
+pub fn certified_key(tls: &TlsSettings) -> Result<(CertifiedKey, Vec<String>), TlsError> {
     let certs = load_certs(&tls.cert)?;
     let warnings = expiry_warnings(&tls.cert, &certs[0]);
     let key = load_key(&tls.key)?;
+    let provider = rustls::crypto::ring::default_provider();
+    let key = CertifiedKey::from_der(certs, key, &provider).map_err(|e| TlsError::Mismatch {
+        cert: tls.cert.clone(),
+        key: tls.key.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok((key, warnings))
+}
+
+/// Builds the server configuration around a [`CertStore`] holding the
+/// current pair; the third value holds warnings.
+pub fn server_config(
+    tls: &TlsSettings,
+) -> Result<(ServerConfig, Arc<CertStore>, Vec<String>), TlsError> {
+    let (key, warnings) = certified_key(tls)?;
+    let store = Arc::new(CertStore::new(key));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError::Cert {
             path: tls.cert.clone(),
             reason: e.to_string(),
         })?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Mismatch {
-            cert: tls.cert.clone(),
-            key: tls.key.clone(),
-            reason: e.to_string(),
-        })?;
-    Ok((config, warnings))
+        .with_cert_resolver(Arc::clone(&store) as Arc<dyn ResolvesServerCert>);
+    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
+    config.ticketer =
+        rustls::crypto::ring::Ticketer::new().map_err(|e| TlsError::Tickets(e.to_string()))?;
+    Ok((config, store, warnings))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {

@@ -98,11 +98,6 @@ impl Minter {
         &self.keys[self.schedule.at(now)]
     }
 
-    /// The key that signs at `now`.
-    pub fn signing_key(&self, now: u64) -> &Arc<Key> {
-        &self.signing_at(now).key
-    }
-
     /// Writes and signs one token. Claims in order: iss, sub, client_id,
     /// aud, iat, nbf, exp, jti, scope, then the client's extra claims.
     pub fn mint(

@@ -84,7 +84,7 @@ fn summary(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
 
 fn check_tls(tls: &TlsSettings, out: &mut dyn Write, found: &mut Found) -> std::io::Result<()> {
     match crate::tls::server_config(tls) {
-        Ok((_, warnings)) => {
+        Ok((_, _, warnings)) => {
             writeln!(out, "tls: {} + {}", tls.cert.display(), tls.key.display())?;
             found.warnings.extend(warnings);
         }

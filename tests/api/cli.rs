@@ -164,7 +164,9 @@ async fn inspect_verifies_against_a_served_jwks_and_fails_on_a_tampered_token() 
 
 /// Starts the real binary; returns the child and the port it logged.
 #[allow(clippy::zombie_processes)] // returned to the caller, which waits for it
-fn serve(config: &Path) -> (std::process::Child, u16, std::sync::mpsc::Receiver<String>) {
+pub(crate) fn serve(
+    config: &Path,
+) -> (std::process::Child, u16, std::sync::mpsc::Receiver<String>) {
     let mut child = tokenmint()
         .args(["serve", "--config"])
         .arg(config)
@@ -379,7 +381,7 @@ async fn kid_of_new_token(http: &reqwest::Client, base: &str) -> String {
         .to_string()
 }
 
-async fn wait_for_metric(http: &reqwest::Client, base: &str, what: &str) {
+pub(crate) async fn wait_for_metric(http: &reqwest::Client, base: &str, what: &str) {
     for _ in 0..100 {
         let metrics = http
             .get(format!("{base}/metrics"))

@@ -12,6 +12,7 @@ mod introspection;
 mod jwks;
 mod keygen;
 mod keys_and_config;
+mod live;
 mod tls;
 mod token;
 mod token_errors;
