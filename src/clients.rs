@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{ClientSecret, ClientSettings, Settings};
+use crate::config::{ClientSecret, ClientSettings};
 use crate::crypto::{ct_eq, sha256};
 use crate::oauth::scope::ScopeSet;
 use crate::secret_hash::SecretHash;
@@ -90,11 +90,10 @@ const MAX_CANDIDATES: u32 = 2;
 impl ClientRegistry {
     /// Builds the registry. With any slow hash configured this times one
     /// PBKDF2 check at the highest configured cost (a fraction of a second).
-    pub fn new(settings: &Settings) -> Result<Self, ring::error::Unspecified> {
+    pub fn new(settings: Vec<ClientSettings>) -> Result<Self, ring::error::Unspecified> {
         let clients: HashMap<_, _> = settings
-            .clients
-            .iter()
-            .map(|c| (c.id.clone(), Arc::new(Client::new(c.clone()))))
+            .into_iter()
+            .map(|c| (c.id.clone(), Arc::new(Client::new(c))))
             .collect();
         let cost = clients
             .values()

@@ -58,7 +58,9 @@ pub struct Snapshot {
 impl Snapshot {
     /// Loads the keys and prebuilds everything. The second value holds notes
     /// for the log (a generated development key, loose key permissions).
-    pub fn build(settings: Settings) -> Result<(Self, Vec<String>), SnapshotError> {
+    /// `settings.clients` moves into the registry (one copy of each client,
+    /// which matters with 100 000 of them): read clients through `clients`.
+    pub fn build(mut settings: Settings) -> Result<(Self, Vec<String>), SnapshotError> {
         let (keys, notes) = KeySet::load(
             &settings.keys.dir,
             settings.keys.active.as_deref(),
@@ -68,13 +70,14 @@ impl Snapshot {
             dir: settings.keys.dir.clone(),
             errors,
         })?;
-        let clients = ClientRegistry::new(&settings).map_err(|_| SnapshotError::Random)?;
+        let discovery = discovery_document(&settings, &keys);
+        let clients = ClientRegistry::new(std::mem::take(&mut settings.clients))
+            .map_err(|_| SnapshotError::Random)?;
         let minter = Minter::new(&settings.issuer, &keys);
         let jwks = keys.jwks().to_string();
         let jwks_etag = EntityTag::new_strong(
             URL_SAFE_NO_PAD.encode(crate::crypto::sha256(jwks.as_bytes()))[..27].to_string(),
         );
-        let discovery = discovery_document(&settings, &keys);
         Ok((
             Self {
                 minter,

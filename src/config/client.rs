@@ -18,10 +18,11 @@ pub const PLACEHOLDER_SECRET_HASH: &str =
 /// Every client, duplicates refused by naming both entries.
 pub(super) fn clients(raw: Vec<RawClient>, tokens: &TokenSettings) -> Checked<Vec<ClientSettings>> {
     let mut f = Findings::default();
-    let mut ids: Vec<String> = Vec::new();
+    // id → index of its first entry; a map, as configs may hold 100 000.
+    let mut ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut out = Vec::new();
     for (i, c) in raw.into_iter().enumerate() {
-        if let Some(j) = ids.iter().position(|other| other == &c.id) {
+        if let Some(&j) = ids.get(&c.id) {
             f.problem(
                 format!("clients[{i}].id"),
                 format!(
@@ -31,7 +32,7 @@ pub(super) fn clients(raw: Vec<RawClient>, tokens: &TokenSettings) -> Checked<Ve
             );
             continue;
         }
-        ids.push(c.id.clone());
+        ids.insert(c.id.clone(), i);
         if let Some(client) = f.take(client(i, c, tokens)) {
             out.push(client);
         }
