@@ -5,9 +5,11 @@
 #   bash benches/load.sh BINARY [plain|hashed|fast] [SECONDS] [RELOADS]
 #
 # Starts BINARY on a free 127.0.0.1 port with two workers and an ES256 key,
-# runs `wrk -t2 -c64` for SECONDS (default 10) from a cold start, sending
-# RELOADS SIGHUPs spread over the run (default 0), and prints one line:
+# runs `wrk -t2 -c64` for SECONDS (default 10) from a cold start, changing
+# the config file and sending SIGHUP RELOADS times over the run (default 0),
+# and prints one line:
 # requests/s, non-200 responses, p99. Needs wrk (apt-get install wrk).
+# TM_EXTRA_CLIENTS=FILE appends more [[clients]] (a large configuration).
 set -euo pipefail
 bin=$(realpath "$1")
 kind=${2:-plain}
@@ -40,22 +42,32 @@ $stored
 scopes = ["reports:read"]
 default_scopes = ["reports:read"]
 TOML
+if [ -n "${TM_EXTRA_CLIENTS:-}" ]; then
+    sed -n '/^\[\[clients\]\]/,$p' "$TM_EXTRA_CLIENTS" >>"$work/tm.toml"
+fi
 RUST_LOG=warn,tokenmint::reload=info "$bin" serve --config "$work/tm.toml" >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
     curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
     sleep 0.05
 done
+reloader=
 if [ "$reloads" -gt 0 ]; then
+    interval=$(python3 -c "print($seconds / ($reloads + 1))")
     (
-        for _ in $(seq "$reloads"); do
-            sleep "$(python3 -c "print($seconds / ($reloads + 1))")"
+        for i in $(seq "$reloads"); do
+            sleep "$interval"
+            # A real change (an unchanged file reloads nothing), then SIGHUP.
+            echo "# reload $i" >>"$work/tm.toml"
             kill -HUP "$pid" 2>/dev/null || true
         done
     ) &
+    reloader=$!
 fi
 out=$(TM_CLIENT=bench TM_SECRET=$secret wrk -t2 -c64 -d"${seconds}s" --latency \
     -s "$here/token.lua" "http://127.0.0.1:$port/oauth2/token")
+[ -n "$reloader" ] && wait "$reloader"
+sleep 1
 rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
 non200=$(awk '/non-200 responses/ {print $3}' <<<"$out")
 errors=$(awk '/Socket errors/ {print $0}' <<<"$out")

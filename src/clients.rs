@@ -30,13 +30,15 @@ pub struct Client {
 
 impl Client {
     pub fn new(settings: ClientSettings) -> Self {
-        let mut stored = Vec::new();
+        let mut stored = Vec::with_capacity(64 * settings.secrets.len());
         for secret in &settings.secrets {
             match secret {
-                ClientSecret::Plain(digest) => stored.extend_from_slice(digest),
-                ClientSecret::Hashed(hash) => stored.extend_from_slice(hash.to_string().as_bytes()),
+                ClientSecret::Plain(digest) => {
+                    stored.push(0);
+                    stored.extend_from_slice(digest);
+                }
+                ClientSecret::Hashed(hash) => hash.identify(&mut stored),
             }
-            stored.push(0);
         }
         Self {
             claims: ClientClaims::new(&settings),

@@ -168,6 +168,28 @@ impl SecretHash {
         }
     }
 
+    /// Feeds what identifies this hash (kind, cost, salt, hash) to `out`:
+    /// equal for equal hash strings, without formatting one.
+    pub fn identify(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Pbkdf2 {
+                iterations,
+                salt,
+                hash,
+            } => {
+                out.push(1);
+                out.extend_from_slice(&iterations.get().to_le_bytes());
+                out.extend_from_slice(&(salt.len() as u32).to_le_bytes());
+                out.extend_from_slice(salt);
+                out.extend_from_slice(hash);
+            }
+            Self::Sha256(hash) => {
+                out.push(2);
+                out.extend_from_slice(hash);
+            }
+        }
+    }
+
     /// PBKDF2 iterations; `None` for the fast form.
     pub fn iterations(&self) -> Option<u32> {
         match self {
