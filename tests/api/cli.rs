@@ -167,7 +167,17 @@ async fn inspect_verifies_against_a_served_jwks_and_fails_on_a_tampered_token() 
 pub(crate) fn serve(
     config: &Path,
 ) -> (std::process::Child, u16, std::sync::mpsc::Receiver<String>) {
+    serve_with_env(config, &[])
+}
+
+/// [`serve`] with more environment variables.
+#[allow(clippy::zombie_processes)] // returned to the caller, which waits for it
+pub(crate) fn serve_with_env(
+    config: &Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, u16, std::sync::mpsc::Receiver<String>) {
     let mut child = tokenmint()
+        .envs(env.iter().copied())
         .args(["serve", "--config"])
         .arg(config)
         .env("RUST_LOG", "debug")
@@ -853,4 +863,47 @@ fn check_config_says_which_key_signs_which_will_and_which_may_be_removed() {
         old.contains("removable now"),
         "max_ttl 600 s passed since an hour ago: {old}"
     );
+}
+
+#[tokio::test]
+async fn a_pod_with_kubernetes_service_link_variables_starts_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let config = dir.path().join("tm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"http://127.0.0.1\"\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n[keys]\ndir = {keys:?}\ngenerate_if_missing = true\n[tokens]\naudience = [\"https://api.example.com\"]\n{}",
+            helpers::DEFAULT_CLIENTS
+        ),
+    )
+    .unwrap();
+    // What a Service named `tokenmint` injects into every pod.
+    let links = [
+        ("TOKENMINT_PORT", "tcp://10.0.0.1:443"),
+        ("TOKENMINT_PORT_443_TCP", "tcp://10.0.0.1:443"),
+        ("TOKENMINT_PORT_443_TCP_ADDR", "10.0.0.1"),
+        ("TOKENMINT_PORT_443_TCP_PORT", "443"),
+        ("TOKENMINT_PORT_443_TCP_PROTO", "tcp"),
+        ("TOKENMINT_SERVICE_HOST", "10.0.0.1"),
+        ("TOKENMINT_SERVICE_PORT", "443"),
+        ("TOKENMINT_SERVICE_PORT_HTTPS", "443"),
+    ];
+
+    let (mut child, port, _logs) = serve_with_env(&config, &links);
+
+    let http = helpers::http_client(None);
+    let res = http
+        .post(format!("http://127.0.0.1:{port}/oauth2/token"))
+        .basic_auth("svc", Some("svc-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
 }
