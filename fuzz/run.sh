@@ -44,21 +44,21 @@ fi
 failed=()
 for target in "${targets[@]}"; do
     mkdir -p "corpus/$target" "artifacts/$target" "seeds/$target"
-    log=$(mktemp)
+    # Kept beside the artifacts (not in /tmp, which others may clean).
+    log=artifacts/$target/last-run.log
     printf '\n--- %s for %s s\n' "$target" "$secs"
     # shellcheck disable=SC2046 # extra_seeds prints zero or one path
     if "${netns[@]}" nice -n 19 "$bin/$target" -max_total_time="$secs" -timeout=10 \
         -print_final_stats=1 -artifact_prefix="artifacts/$target/" \
         "corpus/$target" "seeds/$target" $(extra_seeds "$target") >"$log" 2>&1; then
-        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" || true)
         echo "$target: ${runs:-?} executions in $secs s, no crash"
-        grep -E '^#[0-9]+ *DONE|^stat::' "$log" || true
+        grep -E '^Done [0-9]+ runs|^stat::' "$log" || true
     else
         failed+=("$target")
-        tail -n 60 "$log"
+        tail -n 60 "$log" || true
         echo "$target: FAILED; the input is in fuzz/artifacts/$target/"
     fi
-    rm -f "$log"
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
