@@ -195,6 +195,25 @@ def start_replica(i):
     raise RuntimeError(f"replica {i} not ready within 20 s")
 
 
+def haproxy_status(i):
+    """The balancer's view of replica i (UP, DOWN, ...), from its stats socket."""
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(2)
+            s.connect(f"{C.work}/haproxy.sock")
+            s.sendall(b"show stat\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        for line in data.decode().splitlines():
+            f = line.split(",")
+            if len(f) > 17 and f[0] == "replicas" and f[1] == f"r{i}":
+                return f[17]
+    except OSError as e:
+        return f"error {e!r}"
+    return "?"
+
+
 def start_haproxy():
     cfg = f"{C.work}/haproxy.cfg"
     servers = "\n".join(
@@ -203,6 +222,7 @@ def start_haproxy():
     with open(cfg, "w") as f:
         f.write(f"""global
     maxconn 2000
+    stats socket {C.work}/haproxy.sock mode 600 level admin
 defaults
     mode tcp
     timeout connect 2s
@@ -492,20 +512,31 @@ def main():
         t = time.monotonic()
         p.send_signal(signal.SIGTERM)
         st = readyz(i)
+        lb_down, lb_after = False, None
+        while time.monotonic() - t < 15 and p.poll() is None:
+            if not lb_down and haproxy_status(i).startswith("DOWN"):
+                lb_down, lb_after = True, time.monotonic() - t
+            time.sleep(0.05)
         try:
             rc = p.wait(timeout=15)
         except subprocess.TimeoutExpired:
             rc = "timeout"
         took = time.monotonic() - t
         start_replica(i)
-        time.sleep(0.8)  # HAProxy: rise 2 x inter 200 ms
+        t2 = time.monotonic()
+        while time.monotonic() - t2 < 10 and not haproxy_status(i).startswith("UP"):
+            time.sleep(0.05)
+        lb_up = haproxy_status(i)
         C.restarting[i] = False
         with LOCK:
             STATS["restarts"] += 1
-        ok = st == 503 and rc == 0 and took >= DRAIN_SECONDS
+        ok = st == 503 and lb_down and rc == 0 and took >= DRAIN_SECONDS and lb_up.startswith("UP")
         restarted.append(ok)
-        log(f"replica {i} restarted: /readyz after SIGTERM {st}, exit {rc} after {took:.2f} s, ready again")
-    check("every replica restarted (readyz 503 on SIGTERM, exit 0 after drain, ready again)", all(restarted),
+        log(f"replica {i} restarted: /readyz after SIGTERM {st}, HAProxy DOWN after "
+            f"{lb_after if lb_after is None else round(lb_after, 2)} s, exit {rc} after {took:.2f} s, "
+            f"ready again, HAProxy {lb_up}")
+    check("every replica restarted (readyz 503 on SIGTERM, out of HAProxy before it exits, exit 0 after drain,"
+          " ready and back in HAProxy)", all(restarted),
           str(restarted))
 
     # 5. rotation: wait until the new key signs, then until check-config says the old key is removable.
