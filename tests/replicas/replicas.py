@@ -68,6 +68,13 @@ STOP = threading.Event()
 LOCK = threading.Lock()
 
 
+def remember(p):
+    """Track a child; its pid also goes to WORK/pids for run.sh, should this process be killed."""
+    CHILDREN.append(p)
+    with open(f"{C.work}/pids", "a") as f:
+        f.write(f"{p.pid}\n")
+
+
 def kill_all():
     for p in CHILDREN:
         if p.poll() is None:
@@ -182,7 +189,7 @@ def start_replica(i):
     env["TOKENMINT_SERVER__ADMIN_LISTEN"] = f"{REPLICA_HOSTS[i]}:{ADMIN_PORT}"
     logf = open(f"{C.work}/replica{i}.log", "a")
     p = subprocess.Popen([C.bin, "serve", "--config", C.config], stdout=logf, stderr=subprocess.STDOUT, env=env)
-    CHILDREN.append(p)
+    remember(p)
     with LOCK:
         C.replicas[i] = p
     deadline = time.monotonic() + 20
@@ -244,7 +251,7 @@ backend replicas
         raise RuntimeError(f"haproxy -c: {r.stdout[-400:]} {r.stderr[-400:]}")
     logf = open(f"{C.work}/haproxy.log", "w")
     p = subprocess.Popen(["haproxy", "-db", "-f", cfg], stdout=logf, stderr=subprocess.STDOUT)
-    CHILDREN.append(p)
+    remember(p)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         st, _, _ = http("GET", f"{ISSUER}/jwks", ctx=ssl_ctx(), timeout=2)

@@ -31,10 +31,11 @@ cleanup() {
     kill -KILL "$PYPID" 2>/dev/null || true
   fi
   # replicas.py kills its own children; this catches any it could not (killed itself).
-  if [ -d "$WORK" ]; then
-    for p in $(pgrep -f -- "--config $WORK/tokenmint.toml" || true) $(pgrep -f -- "-f $WORK/haproxy.cfg" || true); do
-      kill -KILL "$p" 2>/dev/null || true
-    done
+  if [ -f "$WORK/pids" ]; then
+    # only a pid still running one of our commands (its command line names $WORK)
+    while read -r p; do
+      if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$WORK/"; then kill -KILL "$p" 2>/dev/null || true; fi
+    done <"$WORK/pids"
   fi
   if [ "${REPLICAS_KEEP:-0}" = 1 ]; then echo "(kept $WORK)"; else rm -rf "$WORK"; fi
 }
