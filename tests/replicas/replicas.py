@@ -322,6 +322,39 @@ def client_loop():
         time.sleep(0.02)
 
 
+def keepalive_loop():
+    """Opt-in (--keepalive): one persistent HTTPS connection reused for every request, as
+    HTTP client libraries do; a failed request is counted, then it reconnects."""
+    import http.client
+    conn = None
+    n = 0
+    while not STOP.is_set() and n < 20000:
+        n += 1
+        try:
+            if conn is None:
+                conn = http.client.HTTPSConnection(LB_HOST, PUBLIC_PORT, context=C.ctx, timeout=5)
+            conn.request("POST", "/oauth2/token", body=b"grant_type=client_credentials",
+                         headers={"Authorization": basic(C.svc_id, C.svc_secret),
+                                  "Content-Type": "application/x-www-form-urlencoded"})
+            r = conn.getresponse()
+            body = r.read()
+            if r.status != 200:
+                raise RuntimeError(f"status {r.status}: {body[:200]!r}")
+            with LOCK:
+                STATS["ka_issued"] = STATS.get("ka_issued", 0) + 1
+            if r.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn = None
+        except Exception as e:  # noqa: BLE001
+            with LOCK:
+                STATS["ka_failed"] = STATS.get("ka_failed", 0) + 1
+            note_failure(f"keep-alive token request: {e!r}")
+            if conn is not None:
+                conn.close()
+            conn = None
+        time.sleep(0.02)
+
+
 def check_claims(tok, key):
     claims = jwt.decode(tok, key, algorithms=["ES256"], audience=AUD, issuer=ISSUER,
                         options={"require": ["exp", "iss", "aud"]})
@@ -435,6 +468,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--work", required=True)
+    ap.add_argument("--keepalive", action="store_true", help="add a client loop on one kept-alive connection")
     a = ap.parse_args()
     C.bin, C.work = a.bin, a.work
     C.tls, C.keys, C.config = f"{C.work}/tls", f"{C.work}/keys", f"{C.work}/tokenmint.toml"
@@ -469,6 +503,8 @@ def main():
 
     threads = [threading.Thread(target=f, daemon=True) for f in (client_loop, pyjwk_loop, strict_loop)]
     threads.append(threading.Thread(target=sighup_loop, args=(16.0,), daemon=True))
+    if a.keepalive:
+        threads.append(threading.Thread(target=keepalive_loop, daemon=True))
     for t in threads:
         t.start()
     time.sleep(3)
@@ -585,6 +621,9 @@ def main():
           f"reloads counted by the replicas since their restart (tokenmint_config_reloads_total): {C.reloads}")
     for f in FAIL_SAMPLES:
         print("  failure sample " + f)
+    if a.keepalive:
+        print(f"keep-alive client: {STATS.get('ka_issued', 0)} issued, {STATS.get('ka_failed', 0)} failed")
+        check("0 failed token requests (keep-alive client)", STATS.get("ka_failed", 0) == 0)
     check("0 failed token requests", STATS["failed_requests"] == 0 and STATS["issued"] > 0,
           f"{STATS['failed_requests']} of {STATS['issued'] + STATS['failed_requests']}")
     check("0 failed validations (PyJWKClient)", STATS["pyjwk_fail"] == 0 and STATS["pyjwk_ok"] > 0)

@@ -15,6 +15,7 @@
 # Environment:
 #   REPLICAS_TOKENMINT_BIN   server binary (default target/release/tokenmint)
 #   REPLICAS_KEEP=1          keep the scratch dir (configs, keys, logs) for inspection
+# Arguments are passed to replicas.py: --keepalive adds a client on one kept-alive connection.
 set -euo pipefail
 
 RHERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -62,7 +63,7 @@ log "$("$TM_BIN" --version), $(haproxy -v | head -n1 | cut -d' ' -f1-3), python 
 
 start=$(date +%s)
 rc=0
-timeout 240 "$PY" "$RHERE/replicas.py" --bin "$TM_BIN" --work "$WORK" &
+timeout 240 "$PY" "$RHERE/replicas.py" --bin "$TM_BIN" --work "$WORK" "$@" &
 PYPID=$!
 wait "$PYPID" || rc=$?
 PYPID=""
