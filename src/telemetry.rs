@@ -11,6 +11,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 use tracing_subscriber::EnvFilter;
@@ -138,9 +139,21 @@ pub async fn access_log(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let id = request_id(&req);
+    let draining = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.is_draining());
     let mut res = next.call(req).await?;
     let elapsed = start.elapsed();
     res.headers_mut().insert(REQUEST_ID, id.clone());
+    // Draining (SIGTERM): a kept-alive HTTP/1.1 client is told to
+    // reconnect, so that its next request reaches a replica that stays
+    // instead of racing this one's shutdown. actix sends HTTP/2 clients
+    // GOAWAY when the listener stops.
+    if draining {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
     let request = res.request();
     let route = request.match_name().unwrap_or("unmatched");
     let status = res.status();

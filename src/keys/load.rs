@@ -63,6 +63,16 @@ pub fn parse_key(text: &str, path: &Path) -> Result<Key, KeyError> {
             rsa::load(der, modulus_bits, marker == Some("PS256"), path)?
         }
     };
+    // ring checks an RSA key's CRT parameters only when it signs: a key
+    // with a corrupted dP would load and then fail every token (found by
+    // fuzzing). One signature now refuses it here instead.
+    loaded.signer.sign(b"tokenmint key check").map_err(|_| {
+        file_err(
+            path,
+            "the key cannot sign (its private parameters are inconsistent, e.g. a damaged file): \
+             check it with `openssl pkey -check -in FILE -noout` and make a new one with `tokenmint keygen`",
+        )
+    })?;
     let alg = loaded.signer.alg();
     if let Some(marker) = marker {
         // Naming the algorithm the key has anyway is harmless; anything else
@@ -188,5 +198,21 @@ mod tests {
             generate_pem(Algorithm::ES256).unwrap()
         );
         assert!(error(&pem, "k.pem").contains("does not fit"));
+    }
+}
+
+#[cfg(test)]
+mod damaged_key_tests {
+    use super::*;
+
+    #[test]
+    fn an_rsa_key_that_cannot_sign_is_refused_at_load() {
+        // The RSA test fixture with one bit of dP flipped (the fuzzer's find).
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/seeds/key_pem/regression-rsa-2048-corrupt-dp");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let err = parse_key(&text, &path).unwrap_err().to_string();
+        assert!(err.contains("cannot sign"), "{err}");
+        assert!(err.contains("regression-rsa-2048-corrupt-dp"), "{err}");
     }
 }

@@ -734,6 +734,11 @@ async fn sigterm_makes_readyz_503_at_once_and_keeps_serving_for_drain_seconds() 
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "still serving while draining");
+    assert_eq!(
+        res.headers().get("connection").map(|v| v.to_str().unwrap()),
+        Some("close"),
+        "a kept-alive client is told to reconnect elsewhere"
+    );
 
     let exit = child.wait().unwrap();
     assert!(exit.success(), "exit 0 after draining, got {exit:?}");
