@@ -35,6 +35,7 @@ cleanup() {
   if [ -f "$WORK/pids" ]; then
     # only a pid still running one of our commands (its command line names $WORK)
     while read -r p; do
+      [ -r "/proc/$p/cmdline" ] || continue
       if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$WORK/"; then kill -KILL "$p" 2>/dev/null || true; fi
     done <"$WORK/pids"
   fi
