@@ -6,7 +6,7 @@
 //! Caching, sharing and bounding slow checks is `auth`'s job.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{ClientSecret, ClientSettings};
@@ -107,15 +107,11 @@ impl ClientRegistry {
             .max();
         let (dummy, failure_delay) = match cost {
             Some(cost) => {
-                let mut secret = [0u8; 32];
-                crate::crypto::random_bytes(&mut secret)?;
-                let dummy = SecretHash::derive(&hex(&secret), cost)?;
-                let started = Instant::now();
-                let _ = dummy.verify("timing");
+                let (dummy, one_check) = dummy_hash(cost)?;
                 let most = clients.values().map(|c| c.slow_hashes).max().unwrap_or(1);
                 // The slowest failure: every candidate against every hash,
                 // with a margin for a busy machine.
-                let slowest = started.elapsed() * MAX_CANDIDATES * most.max(1) as u32;
+                let slowest = one_check * MAX_CANDIDATES * most.max(1) as u32;
                 (Some(dummy), slowest + slowest / 4)
             }
             None => (None, Duration::ZERO),
@@ -196,6 +192,25 @@ impl ClientRegistry {
         }
         None
     }
+}
+
+/// A dummy PBKDF2 hash at `cost` and how long one check at that cost took,
+/// made once per cost for the process: a reload under load would otherwise
+/// spend two PBKDF2 runs of CPU on it every time. The measured time is that
+/// of the derivation, which is the same work as a check.
+fn dummy_hash(cost: u32) -> Result<(SecretHash, Duration), ring::error::Unspecified> {
+    static MADE: Mutex<Option<(u32, SecretHash, Duration)>> = Mutex::new(None);
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, hash, took)) = made.as_ref().filter(|(c, _, _)| *c == cost) {
+        return Ok((hash.clone(), *took));
+    }
+    let mut secret = [0u8; 32];
+    crate::crypto::random_bytes(&mut secret)?;
+    let started = Instant::now();
+    let hash = SecretHash::derive(&hex(&secret), cost)?;
+    let took = started.elapsed();
+    *made = Some((cost, hash.clone(), took));
+    Ok((hash, took))
 }
 
 fn hex(bytes: &[u8]) -> String {
