@@ -43,23 +43,13 @@ fuzz_target!(|data: &[u8]| {
     if name == "PS256" {
         assert!(text.contains(tokenmint::keys::ALG_MARKER));
     }
-    let Ok(signature) = key.signer.sign(MESSAGE) else {
-        // KNOWN FINDING, reported rather than fixed here (src/keys.rs is
-        // being changed on another branch): ring's RsaKeyPair::from_pkcs8
-        // does not check the CRT values dP, dQ, qInv; ring notices a bad one
-        // only when signing (it checks its own signature). So parse_key
-        // accepts an RSA key that can never sign, and every token request
-        // fails with server_error instead of the key being refused at load.
-        // Reproducer: seeds/key_pem/regression-rsa-2048-corrupt-dp (one bit
-        // of dP flipped in tests/fixtures/test-only-rsa-2048.pem). Once
-        // parse_key makes a test signature, delete this branch: signing
-        // must then always succeed.
-        assert!(
-            matches!(name, "RS256" | "PS256"),
-            "an accepted {name} key cannot sign"
-        );
-        return;
-    };
+    // parse_key makes a test signature and refuses a key that cannot sign
+    // (this target once found an RSA key with a corrupted dP that loaded
+    // and then failed every token: tests/fixtures/test-only-rsa-2048-corrupt-dp.pem).
+    let signature = key
+        .signer
+        .sign(MESSAGE)
+        .expect("an accepted key can sign");
     let b64 = |member: &str| {
         let text = key
             .jwk

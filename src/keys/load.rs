@@ -209,10 +209,10 @@ mod damaged_key_tests {
     fn an_rsa_key_that_cannot_sign_is_refused_at_load() {
         // The RSA test fixture with one bit of dP flipped (the fuzzer's find).
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fuzz/seeds/key_pem/regression-rsa-2048-corrupt-dp");
+            .join("tests/fixtures/test-only-rsa-2048-corrupt-dp.pem");
         let text = std::fs::read_to_string(&path).unwrap();
         let err = parse_key(&text, &path).unwrap_err().to_string();
         assert!(err.contains("cannot sign"), "{err}");
-        assert!(err.contains("regression-rsa-2048-corrupt-dp"), "{err}");
+        assert!(err.contains("test-only-rsa-2048-corrupt-dp.pem"), "{err}");
     }
 }
