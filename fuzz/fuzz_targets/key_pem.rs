@@ -46,10 +46,7 @@ fuzz_target!(|data: &[u8]| {
     // parse_key makes a test signature and refuses a key that cannot sign
     // (this target once found an RSA key with a corrupted dP that loaded
     // and then failed every token: tests/fixtures/test-only-rsa-2048-corrupt-dp.pem).
-    let signature = key
-        .signer
-        .sign(MESSAGE)
-        .expect("an accepted key can sign");
+    let signature = key.signer.sign(MESSAGE).expect("an accepted key can sign");
     let b64 = |member: &str| {
         let text = key
             .jwk
