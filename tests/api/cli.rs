@@ -912,3 +912,43 @@ async fn a_pod_with_kubernetes_service_link_variables_starts_and_serves() {
         .unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+#[tokio::test]
+async fn malformed_requests_are_not_logged_as_errors() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let config = dir.path().join("tm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"http://127.0.0.1\"\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n[keys]\ndir = {keys:?}\ngenerate_if_missing = true\n[tokens]\naudience = [\"https://api.example.com\"]\n{}",
+            helpers::DEFAULT_CLIENTS
+        ),
+    )
+    .unwrap();
+    let (mut child, port, logs) = serve(&config);
+    // Requests actix-http refuses before routing: bad framing, a bad version.
+    for raw in [
+        &b"POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"[..],
+        b"POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"GET /jwks HTTP/9.9\r\nHost: x\r\n\r\n",
+    ] {
+        let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        socket.write_all(raw).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = socket.read_to_end(&mut answer).await;
+        assert!(answer.starts_with(b"HTTP/1.1 400"), "{}", String::from_utf8_lossy(&answer));
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let errors: Vec<String> = logs.try_iter().filter(|l| l.contains("ERROR")).collect();
+    assert!(
+        errors.is_empty(),
+        "client mistakes logged as errors: {errors:#?}"
+    );
+}
