@@ -7,8 +7,14 @@
 //! notify's thread only sends `()` into a channel; the signal task in
 //! `startup` debounces and reloads. Reads (opens, closes after reading) are
 //! not changes: a reload reading the files must not trigger the next one.
+//! Only the files a snapshot reads count (the config file by name, `*.pem`,
+//! the TLS files by name, and Kubernetes' `..data`/`..<timestamp>` entries):
+//! a log file written beside the configuration would otherwise make the
+//! server re-read everything four times a second.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
@@ -18,6 +24,8 @@ use crate::config::Settings;
 
 pub struct Watch {
     watcher: RecommendedWatcher,
+    /// File names that matter, shared with notify's thread.
+    names: Arc<RwLock<Vec<OsString>>>,
     /// The directories being watched.
     dirs: Vec<PathBuf>,
     /// One `()` per relevant event.
@@ -29,9 +37,11 @@ impl Watch {
     /// warning) when no watcher can be made, e.g. past the inotify limits.
     pub fn start(settings: &Settings) -> Option<Self> {
         let (tx, changes) = unbounded_channel();
+        let names = Arc::new(RwLock::new(names(settings)));
+        let seen = Arc::clone(&names);
         let watcher =
             notify::recommended_watcher(move |event: notify::Result<Event>| match event {
-                Ok(event) if is_change(&event.kind) => {
+                Ok(event) if is_change(&event.kind) && concerns(&event, &seen) => {
                     let _ = tx.send(());
                 }
                 Ok(_) => {}
@@ -41,6 +51,7 @@ impl Watch {
             Ok(watcher) => {
                 let mut watch = Self {
                     watcher,
+                    names,
                     dirs: Vec::new(),
                     changes,
                 };
@@ -60,6 +71,7 @@ impl Watch {
     /// stops watching those it no longer does. A directory that cannot be
     /// watched is tried again after the next reload.
     pub fn update(&mut self, settings: &Settings) {
+        *self.names.write().unwrap_or_else(|e| e.into_inner()) = names(settings);
         let wanted = dirs(settings);
         for old in self.dirs.iter().filter(|d| !wanted.contains(d)) {
             let _ = self.watcher.unwatch(old);
@@ -94,6 +106,35 @@ fn is_change(kind: &EventKind) -> bool {
     }
 }
 
+/// Whether an event touches a file a snapshot reads: a key file (`*.pem`),
+/// one of `names`, or an entry of Kubernetes' atomic writer (`..data`).
+fn concerns(event: &Event, names: &RwLock<Vec<OsString>>) -> bool {
+    let names = names.read().unwrap_or_else(|e| e.into_inner());
+    event.paths.is_empty()
+        || event.paths.iter().any(|path| {
+            let Some(name) = path.file_name() else {
+                return true;
+            };
+            name.as_encoded_bytes().starts_with(b"..")
+                || path.extension().is_some_and(|e| e == "pem")
+                || names.iter().any(|n| n == name)
+        })
+}
+
+/// The file names a snapshot reads besides key files: the configuration
+/// file and the TLS certificate and key.
+fn names(settings: &Settings) -> Vec<OsString> {
+    let mut files = vec![settings.source.as_path()];
+    if let Some(tls) = &settings.server.tls {
+        files.push(&tls.cert);
+        files.push(&tls.key);
+    }
+    files
+        .into_iter()
+        .filter_map(|f| f.file_name().map(OsString::from))
+        .collect()
+}
+
 /// The directories a snapshot reads from, sorted, without duplicates.
 fn dirs(settings: &Settings) -> Vec<PathBuf> {
     let mut dirs = vec![parent(&settings.source), settings.keys.dir.clone()];
@@ -110,5 +151,41 @@ fn parent(path: &Path) -> PathBuf {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, ModifyKind};
+
+    fn event(kind: EventKind, path: &str) -> Event {
+        Event::new(kind).add_path(PathBuf::from(path))
+    }
+
+    #[test]
+    fn only_files_a_snapshot_reads_are_changes() {
+        let names = RwLock::new(vec![
+            OsString::from("tokenmint.toml"),
+            OsString::from("cert.pem"),
+        ]);
+        let write = EventKind::Modify(ModifyKind::Any);
+        for relevant in [
+            "/etc/tm/tokenmint.toml",
+            "/etc/tm/keys/es256-abc.pem",
+            "/etc/tm/..data",
+            "/etc/tm/..2026_12_01_10_00_00.123",
+        ] {
+            assert!(concerns(&event(write, relevant), &names), "{relevant}");
+        }
+        for unrelated in [
+            "/etc/tm/tokenmint.log",
+            "/etc/tm/keys/es256-abc.pem.tmp",
+            "/etc/tm/notes.txt",
+        ] {
+            assert!(!concerns(&event(write, unrelated), &names), "{unrelated}");
+        }
+        let created = EventKind::Create(CreateKind::File);
+        assert!(concerns(&event(created, "/etc/tm/keys/new.pem"), &names));
     }
 }
