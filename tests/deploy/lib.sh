@@ -71,16 +71,18 @@ CF
     fi
 }
 
-# The tokenmint image from the Dockerfile, with a binary built on the host
-# (the `prebuilt` stage; the default stage compiles inside a rust image).
+# An image from the Dockerfile's stage TARGET (default `prebuilt`) with the
+# binaries built on the host: the stages users build compile inside a rust
+# image, which cannot be pulled here.
 build_image() {
-    local binary=$1 tag=$2 ctx
+    local binary=$1 tag=$2 target=${3:-prebuilt} ctx
     ctx=$(mktemp -d /tmp/tm-image.XXXXXX)
     cp "$ROOT/Dockerfile" "$ctx/"
     mkdir -p "$ctx/target/release"
     cp "$binary" "$ctx/target/release/tokenmint"
-    [[ -f $ROOT/target/release/examples/resource_server ]] &&
+    if [[ -f $ROOT/target/release/examples/resource_server ]]; then
         cp "$ROOT/target/release/examples/resource_server" "$ctx/target/release/"
-    podman build -q --format docker --target prebuilt -t "$tag" "$ctx" >/dev/null
+    fi
+    podman build -q --format docker --target "$target" -t "$tag" "$ctx" >/dev/null
     rm -rf "$ctx"
 }
