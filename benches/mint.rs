@@ -14,17 +14,21 @@ use tokenmint::oauth::grant::Grant;
 use tokenmint::token::{unix_now, Minter};
 
 fn client() -> Client {
-    Client::new(ClientSettings {
-        id: "reporting-service".into(),
-        secrets: vec![],
-        client_credentials: true,
-        scopes: vec!["reports:read".into(), "reports:write".into()],
-        default_scopes: vec!["reports:read".into()],
-        audience: vec!["https://api.example.com".into()],
-        token_ttl: 3600,
-        auth_methods: vec![AuthMethod::ClientSecretBasic],
-        claims: Default::default(),
-    })
+    Client::new(
+        ClientSettings {
+            id: "reporting-service".into(),
+            secrets: vec![],
+            client_credentials: true,
+            scopes: vec!["reports:read".into(), "reports:write".into()],
+            default_scopes: vec!["reports:read".into()],
+            audience: vec!["https://api.example.com".into()],
+            token_ttl: 3600,
+            auth_methods: vec![AuthMethod::ClientSecretBasic],
+            claims: Default::default(),
+            assertion_keys: None,
+        },
+        &[],
+    )
 }
 
 fn bench(c: &mut Criterion) {

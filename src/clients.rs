@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::config::{ClientSecret, ClientSettings};
+use crate::config::{AssertionKeys, ClientSecret, ClientSettings, IssuerSettings};
 use crate::crypto::{ct_eq, sha256};
 use crate::oauth::scope::ScopeSet;
 use crate::secret_hash::SecretHash;
@@ -29,7 +29,14 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(settings: ClientSettings) -> Self {
+    /// `issuers` are the trusted issuers a federated client may name.
+    pub fn new(settings: ClientSettings, issuers: &[IssuerSettings]) -> Self {
+        let federated = match &settings.assertion_keys {
+            Some(AssertionKeys::Federated { issuer, subject }) => issuers
+                .get(*issuer)
+                .map(|i| (i.issuer.as_str(), subject.as_str())),
+            _ => None,
+        };
         let mut stored = Vec::with_capacity(64 * settings.secrets.len());
         for secret in &settings.secrets {
             match secret {
@@ -41,7 +48,7 @@ impl Client {
             }
         }
         Self {
-            claims: ClientClaims::new(&settings),
+            claims: ClientClaims::new(&settings, federated),
             default_scopes: ScopeSet::from_tokens(
                 settings.default_scopes.iter().map(String::as_str),
             ),
@@ -72,6 +79,11 @@ pub enum Quick {
 
 pub struct ClientRegistry {
     clients: HashMap<String, Arc<Client>>,
+    /// The trusted issuers, and each by its `iss`.
+    issuers: Vec<IssuerSettings>,
+    by_issuer: HashMap<String, usize>,
+    /// Federated clients by (issuer index, subject).
+    federated: HashMap<(usize, String), Arc<Client>>,
     /// Checked for unknown ids, at the cost a real client's hash has.
     dummy: Option<SecretHash>,
     failure_delay: Duration,
@@ -92,10 +104,27 @@ const MAX_CANDIDATES: u32 = 2;
 impl ClientRegistry {
     /// Builds the registry. With any slow hash configured this times one
     /// PBKDF2 check at the highest configured cost (a fraction of a second).
-    pub fn new(settings: Vec<ClientSettings>) -> Result<Self, ring::error::Unspecified> {
+    pub fn new(
+        settings: Vec<ClientSettings>,
+        issuers: Vec<IssuerSettings>,
+    ) -> Result<Self, ring::error::Unspecified> {
         let clients: HashMap<_, _> = settings
             .into_iter()
-            .map(|c| (c.id.clone(), Arc::new(Client::new(c))))
+            .map(|c| (c.id.clone(), Arc::new(Client::new(c, &issuers))))
+            .collect();
+        let federated = clients
+            .values()
+            .filter_map(|c| match &c.settings.assertion_keys {
+                Some(AssertionKeys::Federated { issuer, subject }) => {
+                    Some(((*issuer, subject.clone()), Arc::clone(c)))
+                }
+                _ => None,
+            })
+            .collect();
+        let by_issuer = issuers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.issuer.clone(), i))
             .collect();
         let cost = clients
             .values()
@@ -118,9 +147,27 @@ impl ClientRegistry {
         };
         Ok(Self {
             clients,
+            issuers,
+            by_issuer,
+            federated,
             dummy,
             failure_delay,
         })
+    }
+
+    /// The trusted issuer whose identifier is `iss`, with its index.
+    pub fn issuer(&self, iss: &str) -> Option<(usize, &IssuerSettings)> {
+        let &i = self.by_issuer.get(iss)?;
+        Some((i, &self.issuers[i]))
+    }
+
+    pub fn issuers(&self) -> &[IssuerSettings] {
+        &self.issuers
+    }
+
+    /// The client bound to `subject` of the issuer at `issuer`.
+    pub fn federated(&self, issuer: usize, subject: &str) -> Option<&Arc<Client>> {
+        self.federated.get(&(issuer, subject.to_string()))
     }
 
     /// Looks up the first of `ids` that names a configured client.

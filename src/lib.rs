@@ -8,6 +8,7 @@ pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod crypto;
+pub mod jwks;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;

@@ -144,6 +144,9 @@ pub fn fingerprint(config: &[u8], settings: Option<&Settings>) -> Fingerprint {
             part(b"tls cert", &read(&tls.cert));
             part(b"tls key", &read(&tls.key));
         }
+        for file in &settings.jwks_files {
+            part(b"jwks file", &read(file));
+        }
     }
     let digest = hash.finish();
     let mut out = [0; 32];

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::auth::AuthState;
+use crate::auth::{AssertionRules, AuthState};
 use crate::clients::ClientRegistry;
 use crate::config::{AuthMethod, Settings};
 use crate::keys::{alg_name, KeyError, KeySet};
@@ -45,6 +45,7 @@ impl SnapshotError {
 pub struct Snapshot {
     pub settings: Settings,
     pub clients: Arc<ClientRegistry>,
+    pub assertion_rules: AssertionRules,
     pub keys: KeySet,
     /// Writes this snapshot's tokens.
     pub minter: Minter,
@@ -71,8 +72,12 @@ impl Snapshot {
             errors,
         })?;
         let discovery = discovery_document(&settings, &keys);
-        let clients = ClientRegistry::new(std::mem::take(&mut settings.clients))
-            .map_err(|_| SnapshotError::Random)?;
+        let clients = ClientRegistry::new(
+            std::mem::take(&mut settings.clients),
+            std::mem::take(&mut settings.trusted_issuers),
+        )
+        .map_err(|_| SnapshotError::Random)?;
+        let assertion_rules = AssertionRules::new(&settings);
         let minter = Minter::new(&settings.issuer, &keys);
         let jwks = keys.jwks().to_string();
         let jwks_etag = EntityTag::new_strong(
@@ -86,6 +91,7 @@ impl Snapshot {
                 jwks_cache_control: format!("public, max-age={}", settings.tokens.jwks_max_age),
                 discovery_body: Bytes::from(discovery.to_string()),
                 clients: Arc::new(clients),
+                assertion_rules,
                 keys,
                 settings,
             },
@@ -113,12 +119,12 @@ fn discovery_document(settings: &Settings, keys: &KeySet) -> serde_json::Value {
         &[]
     };
     // The methods some client may use (SPEC §3.4), in a fixed order.
-    let auth_methods: Vec<&str> = [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost]
+    let auth_methods: Vec<&str> = AuthMethod::ALL
         .into_iter()
         .filter(|m| settings.clients.iter().any(|c| c.auth_methods.contains(m)))
         .map(AuthMethod::name)
         .collect();
-    json!({
+    let mut doc = json!({
         "issuer": settings.issuer,
         "token_endpoint": format!("{base}/oauth2/token"),
         "jwks_uri": format!("{base}/jwks"),
@@ -129,7 +135,20 @@ fn discovery_document(settings: &Settings, keys: &KeySet) -> serde_json::Value {
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "scopes_supported": scopes,
         "access_token_signing_alg_values_supported": algs,
-    })
+    });
+    if auth_methods.contains(&AuthMethod::PrivateKeyJwt.name()) {
+        let assertion_algs: Vec<&str> = crate::jwks::ASSERTION_ALGS
+            .into_iter()
+            .map(crate::jwks::alg_name)
+            .collect();
+        for field in [
+            "token_endpoint_auth_signing_alg_values_supported",
+            "introspection_endpoint_auth_signing_alg_values_supported",
+        ] {
+            doc[field] = json!(assertion_algs);
+        }
+    }
+    doc
 }
 
 /// What handlers share: the current snapshot, the metrics, what

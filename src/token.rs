@@ -40,9 +40,18 @@ pub struct ClientClaims {
 }
 
 impl ClientClaims {
-    pub fn new(settings: &ClientSettings) -> Self {
+    /// `federated`: the (issuer, subject) a federated client is bound to,
+    /// carried as `federated_iss` and `federated_sub` (SPEC §4.2).
+    pub fn new(settings: &ClientSettings, federated: Option<(&str, &str)>) -> Self {
         let id = json_string(&settings.id);
         let mut extra = String::new();
+        if let Some((iss, sub)) = federated {
+            extra.push_str(&format!(
+                ",\"federated_sub\":{},\"federated_iss\":{}",
+                json_string(sub),
+                json_string(iss)
+            ));
+        }
         for (name, value) in &settings.claims {
             extra.push(',');
             extra.push_str(&json_string(name));

@@ -122,13 +122,14 @@ fn concerns(event: &Event, names: &RwLock<Vec<OsString>>) -> bool {
 }
 
 /// The file names a snapshot reads besides key files: the configuration
-/// file and the TLS certificate and key.
+/// file, the TLS certificate and key, and the JWK Set files.
 fn names(settings: &Settings) -> Vec<OsString> {
     let mut files = vec![settings.source.as_path()];
     if let Some(tls) = &settings.server.tls {
         files.push(&tls.cert);
         files.push(&tls.key);
     }
+    files.extend(settings.jwks_files.iter().map(PathBuf::as_path));
     files
         .into_iter()
         .filter_map(|f| f.file_name().map(OsString::from))
@@ -142,6 +143,7 @@ fn dirs(settings: &Settings) -> Vec<PathBuf> {
         dirs.push(parent(&tls.cert));
         dirs.push(parent(&tls.key));
     }
+    dirs.extend(settings.jwks_files.iter().map(|f| parent(f)));
     dirs.sort();
     dirs.dedup();
     dirs

@@ -8,6 +8,8 @@
 //! tells nothing about the id. It knows no HTTP framework: routes render
 //! the outcome and count it.
 
+pub mod assertion;
+pub mod replay;
 mod verified;
 
 use std::net::IpAddr;
@@ -17,10 +19,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use crate::clients::{Client, ClientRegistry, Quick};
-use crate::config::ThrottleSettings;
-use crate::oauth::credentials::{Credential, Secret};
+use crate::config::{
+    AssertionKeys, AuthMethod, IssuerSettings, KeySource, Settings, ThrottleSettings,
+};
+use crate::jwks::remote::RemoteRegistry;
+use crate::jwks::PublicKeys;
+use crate::oauth::credentials::{Assertion, Credential, Secret};
 use crate::oauth::OAuthError;
 use crate::throttle::{Keys, Limits, Refusal, Throttle};
+use assertion::{Audience, Unverified, LEEWAY};
+use replay::{Replay, ReplayCache};
 use verified::{verdict, Flight, Flights, Verified};
 
 /// Why authentication failed; `label` is the `reason` of
@@ -36,6 +44,26 @@ pub enum Reason {
     Busy,
     /// The slow check could not run (the blocking pool failed).
     Internal,
+    /// Client assertions (SPEC §4): not a JWS with a JSON header and payload.
+    MalformedAssertion,
+    /// `none`, HMAC, or an algorithm tokenmint does not verify.
+    AssertionAlg,
+    AssertionTyp,
+    /// No key of that client or issuer has the `kid` (or, without one, the `alg`).
+    UnknownKey,
+    BadSignature,
+    WrongAudience,
+    AssertionExpired,
+    AssertionNotYetValid,
+    AssertionLifetime,
+    MissingJti,
+    Replayed,
+    /// `sub` is not `iss`, or the body's `client_id` names another client.
+    WrongSubject,
+    /// The `iss` is neither a client id nor a trusted issuer.
+    UnknownIssuer,
+    /// The client's or issuer's `jwks_uri` could not be fetched, and no keys are known.
+    KeysUnavailable,
 }
 
 impl Reason {
@@ -48,6 +76,20 @@ impl Reason {
             Self::Throttled(_) => "throttled",
             Self::Busy => "busy",
             Self::Internal => "internal",
+            Self::MalformedAssertion => "malformed_assertion",
+            Self::AssertionAlg => "assertion_alg",
+            Self::AssertionTyp => "assertion_typ",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::WrongAudience => "wrong_audience",
+            Self::AssertionExpired => "assertion_expired",
+            Self::AssertionNotYetValid => "assertion_not_yet_valid",
+            Self::AssertionLifetime => "assertion_lifetime",
+            Self::MissingJti => "missing_jti",
+            Self::Replayed => "replayed",
+            Self::WrongSubject => "wrong_subject",
+            Self::UnknownIssuer => "unknown_issuer",
+            Self::KeysUnavailable => "keys_unavailable",
         }
     }
 }
@@ -76,9 +118,7 @@ impl Failure {
             },
             Reason::Busy => OAuthError::Busy { retry_after: 1 },
             Reason::Internal => OAuthError::ServerError,
-            Reason::UnknownClient | Reason::WrongSecret | Reason::MethodNotAllowed => {
-                OAuthError::invalid_client("client authentication failed", self.basic)
-            }
+            _ => OAuthError::invalid_client("client authentication failed", self.basic),
         }
     }
 }
@@ -91,6 +131,10 @@ pub struct AuthState {
     verified: Arc<Verified>,
     flights: Arc<Flights>,
     slow_checks: Arc<Semaphore>,
+    /// `jti`s of accepted client assertions.
+    pub replay: ReplayCache,
+    /// Fetched JWK Sets, by source.
+    pub remote: RemoteRegistry,
 }
 
 impl AuthState {
@@ -102,6 +146,8 @@ impl AuthState {
             verified: Arc::new(Verified::new()?),
             flights: Arc::new(Flights::default()),
             slow_checks: Arc::new(Semaphore::new(slow_checks.max(1))),
+            replay: ReplayCache::default(),
+            remote: RemoteRegistry::default(),
         })
     }
 }
@@ -112,6 +158,32 @@ pub struct Authenticator<'a> {
     pub clients: &'a Arc<ClientRegistry>,
     pub state: &'a AuthState,
     pub limits: &'a ThrottleSettings,
+    pub rules: &'a AssertionRules,
+}
+
+/// The snapshot's rules for client assertions (SPEC §4.1).
+#[derive(Debug)]
+pub struct AssertionRules {
+    /// tokenmint's issuer identifier: the `aud` rfc7523bis asks for.
+    pub issuer: String,
+    /// The token endpoint URLs, accepted as `aud` unless strict.
+    pub token_endpoints: Vec<String>,
+    pub strict_audience: bool,
+    pub max_assertion_lifetime: u64,
+    pub min_refresh: Duration,
+}
+
+impl AssertionRules {
+    pub fn new(settings: &Settings) -> Self {
+        let base = settings.base_url();
+        Self {
+            issuer: settings.issuer.clone(),
+            token_endpoints: vec![format!("{base}/oauth2/token"), format!("{base}/token")],
+            strict_audience: settings.client_auth.strict_audience,
+            max_assertion_lifetime: settings.client_auth.max_assertion_lifetime,
+            min_refresh: Duration::from_secs(settings.client_auth.jwks_min_refresh),
+        }
+    }
 }
 
 /// How one check went before the method check.
@@ -129,6 +201,9 @@ impl Authenticator<'_> {
         credential: &Credential,
         source: Option<IpAddr>,
     ) -> Result<Arc<Client>, Failure> {
+        if let Credential::Assertion(a) = credential {
+            return self.assertion(a, source).await;
+        }
         let started = Instant::now();
         let named = self.clients.find(credential.client_ids()).cloned();
         let fail = |reason, basic| Failure {
@@ -139,7 +214,9 @@ impl Authenticator<'_> {
         let (basic, secret) = match credential {
             Credential::Basic(secret) => (true, secret),
             Credential::Post(secret) => (false, secret),
-            Credential::Absent { .. } => return Err(fail(Reason::NoCredentials, true)),
+            Credential::Assertion(_) | Credential::Absent { .. } => {
+                return Err(fail(Reason::NoCredentials, true))
+            }
         };
         let limits = Limits {
             per_client_source: self.limits.failures_per_client,
@@ -258,6 +335,153 @@ impl Authenticator<'_> {
             Ok(true) => Checked::Valid,
             Ok(false) => Checked::Failed(Ok(())),
             Err(_) => Checked::Refused(Reason::Internal),
+        }
+    }
+
+    /// A client assertion: the client (or the issuer and subject) it
+    /// claims, throttled as secrets are, then verified with that client's
+    /// or issuer's keys only.
+    async fn assertion(
+        &self,
+        a: &Assertion,
+        source: Option<IpAddr>,
+    ) -> Result<Arc<Client>, Failure> {
+        let started = Instant::now();
+        let claimed = assertion::peek(&a.jwt);
+        let (named, issuer) = match &claimed {
+            Ok(c) => match self.clients.issuer(&c.iss) {
+                Some((index, issuer)) => (
+                    c.sub
+                        .as_deref()
+                        .and_then(|s| self.clients.federated(index, s))
+                        .cloned(),
+                    Some(issuer),
+                ),
+                None => (self.clients.get(&c.iss).cloned(), None),
+            },
+            Err(_) => (
+                a.client_id
+                    .as_deref()
+                    .and_then(|id| self.clients.get(id))
+                    .cloned(),
+                None,
+            ),
+        };
+        let fail = |reason| Failure {
+            reason,
+            client: named.clone(),
+            basic: false,
+        };
+        let limits = Limits {
+            per_client_source: self.limits.failures_per_client,
+            per_source: self.limits.failures_per_address,
+        };
+        let throttle = &self.state.throttle;
+        let keys = throttle.keys(named.as_ref().map(|c| c.settings.id.as_str()), source);
+        throttle
+            .check(keys, limits)
+            .map_err(|r| fail(Reason::Throttled(r)))?;
+        let reason = match claimed {
+            Err(reason) => reason,
+            Ok(claimed) => match self
+                .check_assertion(a, &claimed, named.as_ref(), issuer)
+                .await
+            {
+                Ok(()) => {
+                    if let Some(client) = &named {
+                        return Ok(Arc::clone(client));
+                    }
+                    Reason::UnknownClient
+                }
+                Err(Reason::Busy) => return Err(fail(Reason::Busy)),
+                Err(reason) => reason,
+            },
+        };
+        if let Err(refusal) = throttle.fail(keys, limits) {
+            return Err(fail(Reason::Throttled(refusal)));
+        }
+        tokio::time::sleep_until((started + self.clients.failure_delay()).into()).await;
+        Err(fail(reason))
+    }
+
+    async fn check_assertion(
+        &self,
+        a: &Assertion,
+        claimed: &Unverified,
+        client: Option<&Arc<Client>>,
+        issuer: Option<&IssuerSettings>,
+    ) -> Result<(), Reason> {
+        let Some(client) = client else {
+            return Err(match issuer {
+                Some(_) => Reason::UnknownClient,
+                None if claimed.iss.contains("://") => Reason::UnknownIssuer,
+                None => Reason::UnknownClient,
+            });
+        };
+        let settings = &client.settings;
+        if a.client_id.as_ref().is_some_and(|id| *id != settings.id) {
+            return Err(Reason::WrongSubject);
+        }
+        if !settings.auth_methods.contains(&AuthMethod::PrivateKeyJwt) {
+            return Err(Reason::MethodNotAllowed);
+        }
+        let now = crate::token::unix_now();
+        match (&settings.assertion_keys, issuer) {
+            (Some(AssertionKeys::Own(source)), None) => {
+                if claimed.sub.as_deref() != Some(claimed.iss.as_str()) {
+                    return Err(Reason::WrongSubject);
+                }
+                let keys = self.keys(source, claimed.kid.as_deref()).await?;
+                let claims = assertion::verify(&a.jwt, claimed, &keys)?;
+                let audience = Audience::Client {
+                    issuer: &self.rules.issuer,
+                    token_endpoints: &self.rules.token_endpoints,
+                    strict: self.rules.strict_audience,
+                };
+                let (exp, jti) = assertion::check_claims(
+                    &claims,
+                    &audience,
+                    self.rules.max_assertion_lifetime,
+                    true,
+                    now,
+                )?;
+                let jti = jti.ok_or(Reason::MissingJti)?;
+                match self
+                    .state
+                    .replay
+                    .insert(&settings.id, &jti, exp + LEEWAY, now)
+                {
+                    Ok(()) => Ok(()),
+                    Err(Replay::Seen) => Err(Reason::Replayed),
+                    Err(Replay::Full) => {
+                        tracing::warn!("the jti replay cache is full: client assertions are refused (503) until entries expire");
+                        Err(Reason::Busy)
+                    }
+                }
+            }
+            (Some(AssertionKeys::Federated { .. }), Some(issuer)) => {
+                let keys = self.keys(&issuer.keys, claimed.kid.as_deref()).await?;
+                let claims = assertion::verify(&a.jwt, claimed, &keys)?;
+                let audience = Audience::Platform(&issuer.audience);
+                // Platform tokens are reused until they expire: no jti check (SPEC §4.2).
+                assertion::check_claims(&claims, &audience, issuer.max_token_lifetime, false, now)?;
+                Ok(())
+            }
+            // A federated client named by its id, or keys of the wrong kind.
+            _ => Err(Reason::UnknownKey),
+        }
+    }
+
+    async fn keys(&self, source: &KeySource, kid: Option<&str>) -> Result<Arc<PublicKeys>, Reason> {
+        match source {
+            KeySource::Static(keys) => Ok(Arc::clone(keys)),
+            KeySource::Remote(remote) => self
+                .state
+                .remote
+                .get(remote)
+                .keys_for(kid, self.rules.min_refresh)
+                .await
+                .map_err(|_| Reason::KeysUnavailable),
         }
     }
 }

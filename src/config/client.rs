@@ -3,9 +3,13 @@
 //! extra claims. Each problem is keyed `clients[i].field` and names the
 //! client's id; a secret's value is never echoed.
 
+use super::issuers::key_source;
 use super::problem::{Checked, Findings};
 use super::raw::RawClient;
-use super::settings::{AuthMethod, ClientSecret, ClientSettings, TokenSettings, REGISTERED_CLAIMS};
+use super::settings::{
+    AssertionKeys, AuthMethod, ClientSecret, ClientSettings, IssuerSettings, TokenSettings,
+    REGISTERED_CLAIMS,
+};
 use crate::oauth::scope;
 use crate::secret_hash::{SecretHash, WEAK_ITERATIONS};
 
@@ -16,12 +20,30 @@ pub const PLACEHOLDER_SECRET_HASH: &str =
     "$pbkdf2-sha256$i=600000$UkVQTEFDRS1NRS1QTEFDRUhPTERFUg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 /// Every client, duplicates refused by naming both entries.
-pub(super) fn clients(raw: Vec<RawClient>, tokens: &TokenSettings) -> Checked<Vec<ClientSettings>> {
+pub(super) fn clients(
+    raw: Vec<RawClient>,
+    tokens: &TokenSettings,
+    issuers: &[IssuerSettings],
+) -> Checked<Vec<ClientSettings>> {
     let mut f = Findings::default();
     // id → index of its first entry; a map, as configs may hold 100 000.
     let mut ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // (issuer, subject) → index of the client it names (SPEC §4.2: at most one).
+    let mut subjects: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
     let mut out = Vec::new();
     for (i, c) in raw.into_iter().enumerate() {
+        if let Some(fed) = &c.federated {
+            let pair = (fed.issuer.clone(), fed.subject.clone());
+            if let Some(&j) = subjects.get(&pair) {
+                f.problem(
+                    format!("clients[{i}].federated"),
+                    format!("clients[{j}] and clients[{i}] are both bound to issuer \"{}\" subject \"{}\": a workload must name one client", pair.0, pair.1),
+                );
+            } else {
+                subjects.insert(pair, i);
+            }
+        }
         if let Some(&j) = ids.get(&c.id) {
             f.problem(
                 format!("clients[{i}].id"),
@@ -33,7 +55,7 @@ pub(super) fn clients(raw: Vec<RawClient>, tokens: &TokenSettings) -> Checked<Ve
             continue;
         }
         ids.insert(c.id.clone(), i);
-        if let Some(client) = f.take(client(i, c, tokens)) {
+        if let Some(client) = f.take(client(i, c, tokens, issuers)) {
             out.push(client);
         }
     }
@@ -48,19 +70,27 @@ pub(super) fn clients(raw: Vec<RawClient>, tokens: &TokenSettings) -> Checked<Ve
 
 /// One client. The value is built even when a field is wrong, so that every
 /// field is checked.
-pub(super) fn client(i: usize, c: RawClient, tokens: &TokenSettings) -> Checked<ClientSettings> {
+pub(super) fn client(
+    i: usize,
+    c: RawClient,
+    tokens: &TokenSettings,
+    issuers: &[IssuerSettings],
+) -> Checked<ClientSettings> {
     let mut f = Findings::default();
     let at = Key {
         i,
         id: c.id.clone(),
     };
+    let auth_methods = auth_methods(&at, c.auth_methods.clone(), &mut f);
+    let assertion_keys = assertion_keys(&at, &c, &auth_methods, issuers, &mut f);
     if c.id.is_empty() || c.id.chars().any(char::is_control) {
         f.problem(
             at.key("id"),
             "must be non-empty and without control characters",
         );
     }
-    let secrets = secrets(&at, &c, &mut f);
+    let uses_secret = auth_methods.iter().any(|m| *m != AuthMethod::PrivateKeyJwt);
+    let secrets = secrets(&at, &c, uses_secret, &mut f);
     let grant_types = c
         .grant_types
         .unwrap_or_else(|| vec!["client_credentials".into()]);
@@ -87,7 +117,6 @@ pub(super) fn client(i: usize, c: RawClient, tokens: &TokenSettings) -> Checked<
         f.problem(at.key("audience"), at.says("has an empty entry"));
     }
     let token_ttl = token_ttl(&at, c.token_ttl, tokens, &mut f);
-    let auth_methods = auth_methods(&at, c.auth_methods, &mut f);
     for name in c.claims.keys() {
         if REGISTERED_CLAIMS.contains(&name.as_str()) {
             f.problem(
@@ -106,8 +135,94 @@ pub(super) fn client(i: usize, c: RawClient, tokens: &TokenSettings) -> Checked<
         token_ttl,
         auth_methods,
         claims: c.claims,
+        assertion_keys,
     };
     Checked::new(value, f)
+}
+
+/// A `private_key_jwt` client's keys: exactly one of `jwks`, `jwks_file`,
+/// `jwks_uri` and `federated` (SPEC §4.1, §4.2).
+fn assertion_keys(
+    at: &Key,
+    c: &RawClient,
+    methods: &[AuthMethod],
+    issuers: &[IssuerSettings],
+    f: &mut Findings,
+) -> Option<AssertionKeys> {
+    let given: Vec<&str> = [
+        ("jwks", c.jwks.is_some()),
+        ("jwks_file", c.jwks_file.is_some()),
+        ("jwks_uri", c.jwks_uri.is_some()),
+        ("federated", c.federated.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    if c.jwks_ca_file.is_some() && c.jwks_uri.is_none() {
+        f.problem(
+            at.key("jwks_ca_file"),
+            at.says("is only used with jwks_uri"),
+        );
+    }
+    if !methods.contains(&AuthMethod::PrivateKeyJwt) {
+        if let Some(first) = given.first() {
+            f.problem(
+                at.key(first),
+                at.says("is set but auth_methods does not list \"private_key_jwt\": add it, or remove the keys"),
+            );
+        }
+        return None;
+    }
+    match given.as_slice() {
+        [] => {
+            f.problem(at.key("jwks"), at.says("uses private_key_jwt but has no keys: set one of jwks, jwks_file, jwks_uri or federated (make a block with `tokenmint new-client --id ID --jwks FILE`)"));
+            return None;
+        }
+        [_] => {}
+        many => {
+            f.problem(
+                at.key(many[1]),
+                at.says(format!("set only one of {}", many.join(", "))),
+            );
+            return None;
+        }
+    }
+    if let Some(fed) = &c.federated {
+        let Some(index) = issuers.iter().position(|t| t.name == fed.issuer) else {
+            let names: Vec<&str> = issuers.iter().map(|t| t.name.as_str()).collect();
+            f.problem(
+                at.key("federated.issuer"),
+                at.says(format!(
+                    "\"{}\" is not the name of a [[trusted_issuers]] entry (configured: {})",
+                    fed.issuer,
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
+                )),
+            );
+            return None;
+        };
+        if fed.subject.is_empty() {
+            f.problem(at.key("federated.subject"), at.says("is empty"));
+        }
+        return Some(AssertionKeys::Federated {
+            issuer: index,
+            subject: fed.subject.clone(),
+        });
+    }
+    let key = |field: &str| at.key(field);
+    key_source(
+        &key,
+        c.jwks.as_deref(),
+        c.jwks_file.as_deref(),
+        c.jwks_uri.as_deref(),
+        c.jwks_ca_file.as_deref(),
+        &|m| at.says(m),
+        f,
+    )
+    .map(AssertionKeys::Own)
 }
 
 /// Where a client's problems are: `clients[i].field`, and the id in the
@@ -127,7 +242,16 @@ impl Key {
     }
 }
 
-fn secrets(at: &Key, c: &RawClient, f: &mut Findings) -> Vec<ClientSecret> {
+fn secrets(at: &Key, c: &RawClient, uses_secret: bool, f: &mut Findings) -> Vec<ClientSecret> {
+    if !uses_secret {
+        if c.secret.is_some() || c.secret_hash.is_some() || c.previous_secret_hash.is_some() {
+            f.problem(
+                at.key("secret_hash"),
+                at.says("a secret is set but auth_methods allows only private_key_jwt: remove the secret, or add client_secret_basic"),
+            );
+        }
+        return Vec::new();
+    }
     let mut secrets = Vec::new();
     let make = format!(
         "`tokenmint new-client --id {}` (a random secret) or `tokenmint hash-secret` (a secret you chose)",
@@ -255,10 +379,11 @@ fn auth_methods(at: &Key, names: Option<Vec<String>>, f: &mut Findings) -> Vec<A
         match m.as_str() {
             "client_secret_basic" => methods.push(AuthMethod::ClientSecretBasic),
             "client_secret_post" => methods.push(AuthMethod::ClientSecretPost),
+            "private_key_jwt" => methods.push(AuthMethod::PrivateKeyJwt),
             other => f.problem(
                 at.key("auth_methods"),
                 at.says(format!(
-                    "\"{other}\" is not supported (client_secret_basic, client_secret_post)"
+                    "\"{other}\" is not supported (client_secret_basic, client_secret_post, private_key_jwt)"
                 )),
             ),
         }

@@ -4,6 +4,7 @@
 //! [`Problem`]), `settings` (the validated values the rest of tokenmint uses).
 
 mod client;
+mod issuers;
 mod load;
 mod problem;
 mod raw;
@@ -15,6 +16,7 @@ pub use load::{check, default_path, load, load_file, ConfigError, Report};
 pub use problem::Problem;
 pub use raw::{LogFormat, ScopePolicy};
 pub use settings::{
-    AuthMethod, ClientSecret, ClientSettings, GrantSettings, KeySettings, LoadedConfig,
-    ServerSettings, Settings, ThrottleSettings, TlsSettings, TokenSettings,
+    AssertionKeys, AuthMethod, ClientAuthSettings, ClientSecret, ClientSettings, GrantSettings,
+    IssuerSettings, KeySettings, KeySource, LoadedConfig, RemoteSource, ServerSettings, Settings,
+    ThrottleSettings, TlsSettings, TokenSettings,
 };

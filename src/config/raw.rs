@@ -22,7 +22,53 @@ pub struct RawConfig {
     #[serde(default)]
     pub log: RawLog,
     #[serde(default)]
+    pub client_auth: RawClientAuth,
+    #[serde(default)]
+    pub trusted_issuers: Vec<RawTrustedIssuer>,
+    #[serde(default)]
     pub clients: Vec<RawClient>,
+}
+
+/// `[client_auth]`: the rules for client assertions (SPEC §4.1).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawClientAuth {
+    pub strict_audience: bool,
+    pub max_assertion_lifetime: u64,
+    pub jwks_min_refresh: u64,
+}
+
+impl Default for RawClientAuth {
+    fn default() -> Self {
+        Self {
+            strict_audience: false,
+            max_assertion_lifetime: 3600,
+            jwks_min_refresh: 30,
+        }
+    }
+}
+
+/// `[[trusted_issuers]]`: a platform whose tokens authenticate workloads (SPEC §4.2).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrustedIssuer {
+    pub name: String,
+    pub issuer: String,
+    pub jwks_file: Option<String>,
+    pub jwks_uri: Option<String>,
+    #[serde(default)]
+    pub discovery: bool,
+    pub audience: Option<String>,
+    pub ca_file: Option<String>,
+    pub max_token_lifetime: Option<u64>,
+}
+
+/// A client's `federated = { issuer, subject }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFederated {
+    pub issuer: String,
+    pub subject: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,4 +227,10 @@ pub struct RawClient {
     pub auth_methods: Option<Vec<String>>,
     #[serde(default)]
     pub claims: serde_json::Map<String, serde_json::Value>,
+    /// `private_key_jwt` keys: exactly one of these three, or `federated`.
+    pub jwks: Option<Vec<serde_json::Value>>,
+    pub jwks_file: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub jwks_ca_file: Option<String>,
+    pub federated: Option<RawFederated>,
 }

@@ -4,9 +4,12 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use ipnet::IpNet;
 
 use super::raw::{LogFormat, ScopePolicy};
+use crate::jwks::PublicKeys;
 use crate::secret_hash::SecretHash;
 
 /// A validated configuration, the file it came from, and its warnings.
@@ -27,7 +30,62 @@ pub struct Settings {
     pub client_credentials: GrantSettings,
     pub throttle: ThrottleSettings,
     pub log_format: LogFormat,
+    pub client_auth: ClientAuthSettings,
+    pub trusted_issuers: Vec<IssuerSettings>,
     pub clients: Vec<ClientSettings>,
+    /// Every `jwks_file` the settings were read from: watched and
+    /// fingerprinted for reloads like the config file.
+    pub jwks_files: Vec<PathBuf>,
+}
+
+/// `[client_auth]`.
+#[derive(Debug, Clone)]
+pub struct ClientAuthSettings {
+    /// Only tokenmint's issuer identifier is an accepted `aud` (rfc7523bis).
+    pub strict_audience: bool,
+    pub max_assertion_lifetime: u64,
+    /// Seconds between refetches of a `jwks_uri` on an unknown `kid`.
+    pub jwks_min_refresh: u64,
+}
+
+/// Where a client's or an issuer's public keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// Inline `jwks` or a `jwks_file`, parsed at load.
+    Static(Arc<PublicKeys>),
+    /// Fetched off the request path.
+    Remote(RemoteSource),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RemoteSource {
+    /// The JWK Set's URL; with `discovery`, the issuer whose
+    /// `/.well-known/openid-configuration` names it.
+    pub url: String,
+    pub discovery: bool,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// A trusted issuer of workload tokens.
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    pub name: String,
+    pub issuer: String,
+    pub keys: KeySource,
+    /// The `aud` its tokens must carry.
+    pub audience: String,
+    pub max_token_lifetime: u64,
+}
+
+/// How a `private_key_jwt` client proves itself.
+#[derive(Debug, Clone)]
+pub enum AssertionKeys {
+    Own(KeySource),
+    /// A workload token of `issuer` (an index into `trusted_issuers`) whose `sub` is `subject`.
+    Federated {
+        issuer: usize,
+        subject: String,
+    },
 }
 
 impl Settings {
@@ -93,13 +151,21 @@ pub struct ThrottleSettings {
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
+    pub const ALL: [AuthMethod; 3] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::PrivateKeyJwt,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -134,6 +200,8 @@ pub struct ClientSettings {
     pub token_ttl: u64,
     pub auth_methods: Vec<AuthMethod>,
     pub claims: serde_json::Map<String, serde_json::Value>,
+    /// For `private_key_jwt`; `None` for a client with secrets only.
+    pub assertion_keys: Option<AssertionKeys>,
 }
 
 /// Claims tokenmint sets itself (RFC 7519 §4.1, RFC 9068 §2.2) or will
@@ -149,4 +217,6 @@ pub const REGISTERED_CLAIMS: &[&str] = &[
     "client_id",
     "scope",
     "cnf",
+    "federated_sub",
+    "federated_iss",
 ];

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use url::{Host, Url};
 
 use super::client::clients;
+use super::issuers::{client_auth, trusted_issuers};
 use super::problem::{Checked, Findings};
 use super::raw::{
     LogFormat, RawConfig, RawGrants, RawKeys, RawLog, RawServer, RawThrottle, RawTokens,
@@ -33,11 +34,25 @@ pub(super) struct Validated {
 
 pub(super) fn validate(raw: RawConfig, path: &Path) -> Validated {
     let mut all = Findings::default();
+    let jwks_files: Vec<PathBuf> = raw
+        .clients
+        .iter()
+        .filter_map(|c| c.jwks_file.as_deref())
+        .chain(
+            raw.trusted_issuers
+                .iter()
+                .filter_map(|t| t.jwks_file.as_deref()),
+        )
+        .map(PathBuf::from)
+        .collect();
     let issuer = all.take(issuer(&raw.issuer, &raw.server.listen));
     let server = all.take(server(raw.server, &raw.issuer));
     let keys = all.take(keys(raw.keys));
     let tokens = tokens(raw.tokens);
-    let clients = clients(raw.clients, &tokens.value);
+    let issuers = trusted_issuers(raw.trusted_issuers, &raw.issuer);
+    let clients = clients(raw.clients, &tokens.value, &issuers.value);
+    let trusted_issuers = all.take(issuers);
+    let client_auth = all.take(client_auth(raw.client_auth));
     let tokens = all.take(tokens);
     let client_credentials = all.take(grants(raw.grants));
     let throttle = all.take(throttle(raw.throttle));
@@ -52,23 +67,33 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Validated {
         client_credentials,
         throttle,
         log_format,
+        (client_auth, trusted_issuers),
         clients,
     ) {
-        (Some(i), Some(sv), Some(k), Some(t), Some(g), Some(th), Some(l), Some(c))
-            if all.problems.is_empty() =>
-        {
-            Some(Settings {
-                source: path.to_path_buf(),
-                issuer: i,
-                server: sv,
-                keys: k,
-                tokens: t,
-                client_credentials: g,
-                throttle: th,
-                log_format: l,
-                clients: c,
-            })
-        }
+        (
+            Some(i),
+            Some(sv),
+            Some(k),
+            Some(t),
+            Some(g),
+            Some(th),
+            Some(l),
+            (Some(client_auth), Some(trusted_issuers)),
+            Some(c),
+        ) if all.problems.is_empty() => Some(Settings {
+            source: path.to_path_buf(),
+            issuer: i,
+            server: sv,
+            keys: k,
+            tokens: t,
+            client_credentials: g,
+            throttle: th,
+            log_format: l,
+            client_auth,
+            trusted_issuers,
+            clients: c,
+            jwks_files,
+        }),
         _ => None,
     };
     Validated {

@@ -38,14 +38,19 @@ impl<'a> AuthHeader<'a> {
     }
 }
 
+/// RFC 7523 §2.2's `client_assertion_type`.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 /// The credential a request presents: one variant per authentication
-/// method (`private_key_jwt` and certificates are to come), or none.
+/// method (certificates are to come), or none.
 #[derive(Debug)]
 pub enum Credential {
     /// `client_secret_basic`.
     Basic(Secret),
     /// `client_secret_post`.
     Post(Secret),
+    /// `private_key_jwt` (RFC 7523 §2.2), or a workload's platform token.
+    Assertion(Assertion),
     /// No client authentication; the body's `client_id`, if any.
     Absent { client_id: Option<String> },
 }
@@ -67,20 +72,39 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// A client assertion as presented. `Debug` hides it: it is a credential
+/// (SPEC §3.6: never logged).
+pub struct Assertion {
+    pub jwt: String,
+    /// The body's `client_id`, which must name the asserted client.
+    pub client_id: Option<String>,
+}
+
+impl std::fmt::Debug for Assertion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Assertion")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Credential {
     /// The method used, or `None` when no credentials were sent.
     pub fn method(&self) -> Option<AuthMethod> {
         match self {
             Self::Basic(_) => Some(AuthMethod::ClientSecretBasic),
             Self::Post(_) => Some(AuthMethod::ClientSecretPost),
+            Self::Assertion(_) => Some(AuthMethod::PrivateKeyJwt),
             Self::Absent { .. } => None,
         }
     }
 
-    /// The client ids the credential may name, best candidate first.
+    /// The client ids the credential may name, best candidate first (for
+    /// an assertion, the body's `client_id`: its `iss` is read by `auth`).
     pub fn client_ids(&self) -> &[String] {
         match self {
             Self::Basic(s) | Self::Post(s) => &s.ids,
+            Self::Assertion(a) => a.client_id.as_slice(),
             Self::Absent { client_id } => client_id.as_slice(),
         }
     }
@@ -91,6 +115,31 @@ impl Credential {
 pub fn extract(header: AuthHeader<'_>, form: &Form) -> Result<Credential, OAuthError> {
     let body_id = form.single("client_id")?;
     let body_secret = form.single("client_secret")?;
+    let assertion_type = form.single("client_assertion_type")?;
+    let assertion = form.single("client_assertion")?;
+    if assertion_type.is_some() || assertion.is_some() {
+        if !matches!(header, AuthHeader::Absent) || body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "a client assertion and another client authentication method in one request",
+            ));
+        }
+        let (Some(kind), Some(jwt)) = (assertion_type, assertion) else {
+            return Err(OAuthError::invalid_request(
+                "client_assertion and client_assertion_type go together (RFC 7521 section 4.2)",
+            ));
+        };
+        // RFC 7521 §4.2.1: an assertion type the server does not support is invalid_client.
+        if kind != JWT_BEARER {
+            return Err(OAuthError::invalid_client(
+                "unsupported client_assertion_type; use urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                false,
+            ));
+        }
+        return Ok(Credential::Assertion(Assertion {
+            jwt: jwt.to_string(),
+            client_id: body_id.map(str::to_string),
+        }));
+    }
     let value = match header {
         AuthHeader::Repeated => {
             return Err(OAuthError::invalid_request(
@@ -203,7 +252,7 @@ mod tests {
     fn secret(c: Credential) -> Secret {
         match c {
             Credential::Basic(s) | Credential::Post(s) => s,
-            Credential::Absent { .. } => panic!("no credentials"),
+            Credential::Assertion(_) | Credential::Absent { .. } => panic!("no secret"),
         }
     }
 

@@ -55,6 +55,7 @@ pub async fn authenticate(
         clients: &snapshot.clients,
         state: &state.auth,
         limits,
+        rules: &snapshot.assertion_rules,
     };
     let result = authenticator.authenticate(credential, source).await;
     if let Err(failure) = &result {

@@ -5,6 +5,7 @@
 mod helpers;
 mod verify;
 
+mod assertions;
 mod cli;
 mod discovery;
 mod hardening;

@@ -1,0 +1,347 @@
+//! Public keys that verify client assertions (SPEC §4): a client's own JWK
+//! Set (`private_key_jwt`) or a trusted issuer's (workload identity
+//! federation). Parsed once, when the config or the fetched document is
+//! loaded, into [`PublicKeys`]: each key with the algorithms it may verify
+//! (RFC 8725 §3.1: pinned to the key, never taken from a token alone).
+//! Symmetric keys, private keys, RSA under 2048 bits and duplicate `kid`s
+//! are refused, each with a message that names the key and the fix.
+
+pub mod remote;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::{Map, Value};
+
+/// The assertion algorithms tokenmint verifies (ring, through the crypto
+/// provider), as discovery lists them.
+pub const ASSERTION_ALGS: [Algorithm; 5] = [
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+    Algorithm::PS256,
+    Algorithm::RS256,
+];
+
+/// The smallest RSA modulus accepted (RFC 7518 §3.3, and ring's floor).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// One verification key.
+pub struct PublicKey {
+    pub kid: Option<String>,
+    /// What it may verify: one algorithm, or for an RSA key without `alg`
+    /// both RS256 and PS256.
+    pub algs: Vec<Algorithm>,
+    pub key: DecodingKey,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("kid", &self.kid)
+            .field("algs", &self.algs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A parsed JWK Set.
+#[derive(Debug, Default)]
+pub struct PublicKeys {
+    keys: Vec<PublicKey>,
+}
+
+impl PublicKeys {
+    /// An RFC 7517 JWK Set document (`{"keys": [...]}`).
+    pub fn from_document(text: &str) -> Result<Self, Vec<String>> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            vec![format!(
+                "is not JSON ({e}); expected a JWK Set {{\"keys\": [...]}}"
+            )]
+        })?;
+        match value.get("keys") {
+            Some(Value::Array(keys)) => Self::from_jwks(keys),
+            _ => Err(vec![
+                "is not a JWK Set: expected an object with a \"keys\" array (RFC 7517 §5)".into(),
+            ]),
+        }
+    }
+
+    /// A list of JWKs (the `keys` of a set, or a client's inline `jwks`).
+    /// Every problem of every key is listed, each prefixed `keys[i]`.
+    pub fn from_jwks(jwks: &[Value]) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut keys: Vec<PublicKey> = Vec::new();
+        for (i, jwk) in jwks.iter().enumerate() {
+            match jwk
+                .as_object()
+                .ok_or_else(|| "is not a JSON object".to_string())
+            {
+                Ok(jwk) => match parse_jwk(jwk) {
+                    Ok(key) => {
+                        if let Some(kid) = &key.kid {
+                            if let Some(j) = keys.iter().position(|k| k.kid.as_deref() == Some(kid))
+                            {
+                                problems.push(format!("keys[{i}]: kid \"{kid}\" is also the kid of keys[{j}]: kids must be unique in a JWK Set"));
+                            }
+                        }
+                        keys.push(key);
+                    }
+                    Err(e) => problems.push(format!("keys[{i}]: {e}")),
+                },
+                Err(e) => problems.push(format!("keys[{i}]: {e}")),
+            }
+        }
+        if jwks.is_empty() {
+            problems.push("holds no key".into());
+        }
+        if problems.is_empty() {
+            Ok(Self { keys })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The keys that may verify a token signed with `alg` naming `kid`: the
+    /// key with that `kid` (when it allows `alg`), or without a `kid`,
+    /// every key of `alg` (SPEC §4.1).
+    pub fn candidates<'a>(
+        &'a self,
+        kid: Option<&'a str>,
+        alg: Algorithm,
+    ) -> impl Iterator<Item = &'a PublicKey> + 'a {
+        self.keys.iter().filter(move |k| {
+            k.algs.contains(&alg)
+                && match kid {
+                    Some(kid) => k.kid.as_deref() == Some(kid),
+                    None => true,
+                }
+        })
+    }
+
+    /// Whether a key has this `kid` (for the unknown-`kid` refetch).
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn kids(&self) -> impl Iterator<Item = Option<&str>> {
+        self.keys.iter().map(|k| k.kid.as_deref())
+    }
+
+    /// Every `kid` in both sets (a key of one issuer or client must never
+    /// verify for another: a shared `kid` is a configuration mistake).
+    pub fn shared_kids<'a>(&'a self, other: &'a PublicKeys) -> impl Iterator<Item = &'a str> {
+        self.keys
+            .iter()
+            .filter_map(|k| k.kid.as_deref())
+            .filter(|kid| other.has_kid(kid))
+    }
+}
+
+fn parse_jwk(jwk: &Map<String, Value>) -> Result<PublicKey, String> {
+    let text = |name: &str| -> Result<Option<&str>, String> {
+        match jwk.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(format!("\"{name}\" is not a string")),
+        }
+    };
+    let kid = text("kid")?.map(str::to_string);
+    let at = kid
+        .as_ref()
+        .map_or_else(String::new, |k| format!("(kid \"{k}\") "));
+    let kty = text("kty")?.ok_or_else(|| format!("{at}has no \"kty\""))?;
+    if let Some(u) = text("use")? {
+        if u != "sig" {
+            return Err(format!("{at}\"use\" is \"{u}\": a key that verifies assertions must be \"sig\" or leave \"use\" out"));
+        }
+    }
+    if let Some(ops) = jwk.get("key_ops") {
+        let verifies = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|o| o == "verify"));
+        if !verifies {
+            return Err(format!("{at}\"key_ops\" does not include \"verify\""));
+        }
+    }
+    if kty == "oct" {
+        return Err(format!("{at}is a symmetric key (kty \"oct\"): client assertions are verified with public keys only (no HS256); publish the client's public key"));
+    }
+    if ["d", "p", "q", "dp", "dq", "qi", "k"]
+        .iter()
+        .any(|m| jwk.contains_key(*m))
+    {
+        return Err(format!("{at}holds private key material (\"d\"): list only the public key (e.g. `openssl pkey -pubout`, or drop \"d\")"));
+    }
+    let declared = match text("alg")? {
+        None => None,
+        Some(name) => Some(parse_alg(name).ok_or_else(|| {
+            format!("{at}\"alg\" \"{name}\" is not accepted (ES256, ES384, EdDSA, PS256, RS256)")
+        })?),
+    };
+    let b64 = |name: &str| -> Result<Vec<u8>, String> {
+        let value = text(name)?.ok_or_else(|| format!("{at}has no \"{name}\""))?;
+        URL_SAFE_NO_PAD
+            .decode(value.trim_end_matches('='))
+            .map_err(|_| format!("{at}\"{name}\" is not base64url"))
+    };
+    let bad = |e: jsonwebtoken::errors::Error| format!("{at}is not a usable key ({e})");
+    let (algs, key) = match kty {
+        "EC" => {
+            let crv = text("crv")?.ok_or_else(|| format!("{at}has no \"crv\""))?;
+            let (alg, len) = match crv {
+                "P-256" => (Algorithm::ES256, 32),
+                "P-384" => (Algorithm::ES384, 48),
+                other => {
+                    return Err(format!(
+                        "{at}curve \"{other}\" is not accepted (P-256 for ES256, P-384 for ES384)"
+                    ))
+                }
+            };
+            let (x, y) = (b64("x")?, b64("y")?);
+            if x.len() != len || y.len() != len {
+                return Err(format!("{at}\"x\" and \"y\" must be {len} bytes for {crv}"));
+            }
+            let mut point = Vec::with_capacity(1 + 2 * len);
+            point.push(4);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            // ring checks the point is on the curve when it verifies.
+            (vec![alg], DecodingKey::from_ec_der(&point))
+        }
+        "OKP" => {
+            let crv = text("crv")?.ok_or_else(|| format!("{at}has no \"crv\""))?;
+            if crv != "Ed25519" {
+                return Err(format!(
+                    "{at}curve \"{crv}\" is not accepted (Ed25519 for EdDSA)"
+                ));
+            }
+            let x = b64("x")?;
+            if x.len() != 32 {
+                return Err(format!("{at}\"x\" must be 32 bytes for Ed25519"));
+            }
+            (vec![Algorithm::EdDSA], DecodingKey::from_ed_der(&x))
+        }
+        "RSA" => {
+            let n = b64("n")?;
+            b64("e")?;
+            let bits = n.iter().skip_while(|&&b| b == 0).count() * 8;
+            if bits < MIN_RSA_BITS {
+                return Err(format!(
+                    "{at}is an RSA key of {bits} bits: at least {MIN_RSA_BITS} are required"
+                ));
+            }
+            let key = DecodingKey::from_rsa_components(
+                text("n")?.unwrap_or_default(),
+                text("e")?.unwrap_or_default(),
+            )
+            .map_err(bad)?;
+            (vec![Algorithm::RS256, Algorithm::PS256], key)
+        }
+        other => {
+            return Err(format!(
+                "{at}kty \"{other}\" is not accepted (EC, OKP, RSA)"
+            ))
+        }
+    };
+    let algs = match declared {
+        None => algs,
+        Some(alg) if algs.contains(&alg) => vec![alg],
+        Some(alg) => {
+            return Err(format!(
+                "{at}\"alg\" {alg:?} does not match its key type \"{kty}\""
+            ))
+        }
+    };
+    Ok(PublicKey { kid, algs, key })
+}
+
+/// An assertion's `alg` header value, if tokenmint accepts it.
+pub fn parse_alg(name: &str) -> Option<Algorithm> {
+    match name {
+        "ES256" => Some(Algorithm::ES256),
+        "ES384" => Some(Algorithm::ES384),
+        "EdDSA" => Some(Algorithm::EdDSA),
+        "PS256" => Some(Algorithm::PS256),
+        "RS256" => Some(Algorithm::RS256),
+        _ => None,
+    }
+}
+
+/// `alg` as discovery spells it.
+pub fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::EdDSA => "EdDSA",
+        Algorithm::PS256 => "PS256",
+        Algorithm::RS256 => "RS256",
+        _ => "unsupported",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problems(jwks: Value) -> Vec<String> {
+        PublicKeys::from_jwks(jwks.as_array().unwrap()).unwrap_err()
+    }
+
+    #[test]
+    fn symmetric_private_small_and_colliding_keys_are_refused_with_the_fix() {
+        let small_n = URL_SAFE_NO_PAD.encode([0xffu8; 128]);
+        let p = problems(json!([
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "h"},
+            {"kty": "RSA", "n": small_n, "e": "AQAB", "kid": "r"},
+            {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "d": "AA"},
+        ]));
+        assert!(p[0].contains("symmetric"), "{p:?}");
+        assert!(p[1].contains("1024 bits"), "{p:?}");
+        assert!(p[2].contains("private key"), "{p:?}");
+        let x = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        let p = problems(json!([
+            {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "same"},
+            {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "same"},
+        ]));
+        assert!(p[0].contains("unique"), "{p:?}");
+    }
+
+    #[test]
+    fn alg_is_pinned_by_the_key_type_and_an_rsa_key_without_alg_takes_both_paddings() {
+        let x = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        let keys =
+            PublicKeys::from_jwks(&[json!({"kty": "OKP", "crv": "Ed25519", "x": x})]).unwrap();
+        assert_eq!(keys.candidates(None, Algorithm::EdDSA).count(), 1);
+        assert_eq!(keys.candidates(None, Algorithm::ES256).count(), 0);
+        let p = problems(json!([{"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "RS256"}]));
+        assert!(p[0].contains("does not match"), "{p:?}");
+        let p = problems(json!([{"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "HS256"}]));
+        assert!(p[0].contains("not accepted"), "{p:?}");
+        let n = URL_SAFE_NO_PAD.encode([0xc1u8; 256]);
+        let keys = PublicKeys::from_jwks(&[json!({"kty": "RSA", "n": n, "e": "AQAB"})]).unwrap();
+        assert_eq!(keys.candidates(None, Algorithm::RS256).count(), 1);
+        assert_eq!(keys.candidates(None, Algorithm::PS256).count(), 1);
+    }
+
+    #[test]
+    fn a_kid_selects_only_its_key() {
+        let x = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        let keys = PublicKeys::from_jwks(&[
+            json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "a"}),
+            json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "b"}),
+        ])
+        .unwrap();
+        assert_eq!(keys.candidates(Some("b"), Algorithm::EdDSA).count(), 1);
+        assert_eq!(keys.candidates(Some("c"), Algorithm::EdDSA).count(), 0);
+        assert!(PublicKeys::from_document("{\"keys\": 1}").is_err());
+    }
+}
