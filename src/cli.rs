@@ -57,6 +57,10 @@ pub enum Command {
         /// Space-separated scopes the client may ask for
         #[arg(long)]
         scopes: Option<String>,
+        /// A JWK Set (or one JWK) of the client's public keys: no secret, a
+        /// `private_key_jwt` client with these keys inline
+        #[arg(long, value_name = "FILE")]
+        jwks: Option<std::path::PathBuf>,
     },
     /// Decode a token and verify it against the local keys or a JWK Set
     Inspect {

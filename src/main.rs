@@ -37,10 +37,11 @@ fn main() -> ExitCode {
         Command::HashSecret { iterations } => {
             with_output(|out, _| commands::hash_secret::run(iterations, out)).map(|()| true)
         }
-        Command::NewClient { id, scopes } => {
-            with_output(|out, err| commands::new_client::run(&id, scopes.as_deref(), out, err))
-                .map(|()| true)
-        }
+        Command::NewClient { id, scopes, jwks } => with_output(|out, err| match &jwks {
+            Some(file) => commands::new_client::run_jwks(&id, scopes.as_deref(), file, out),
+            None => commands::new_client::run(&id, scopes.as_deref(), out, err),
+        })
+        .map(|()| true),
         Command::Inspect {
             token,
             jwks,
