@@ -675,17 +675,37 @@ async fn new_client_with_jwks_prints_a_block_that_authenticates_and_refuses_a_pr
     let file = dir.path().join("client.jwks.json");
     std::fs::write(&file, json!({"keys": [key.jwk]}).to_string()).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
-        .args(["new-client", "--id", "keyed", "--scopes", "reports:read", "--jwks"])
+        .args([
+            "new-client",
+            "--id",
+            "keyed",
+            "--scopes",
+            "reports:read",
+            "--jwks",
+        ])
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let block = String::from_utf8(out.stdout).unwrap();
-    assert!(block.starts_with("[[clients]]\n"), "no secret line: {block}");
+    assert!(
+        block.starts_with("[[clients]]\n"),
+        "no secret line: {block}"
+    );
     assert!(!block.contains("secret"), "{block}");
     let app = spawn_app_with(|cfg| cfg.clients = block).await;
     let res = app
-        .post_form("/oauth2/token", &form(&key.sign(&client_claims("keyed", json!(ISSUER))), "&scope=reports:read"))
+        .post_form(
+            "/oauth2/token",
+            &form(
+                &key.sign(&client_claims("keyed", json!(ISSUER))),
+                "&scope=reports:read",
+            ),
+        )
         .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::helpers::private_ca;
 use crate::helpers::{self, spawn_app_with};
 
 fn tokenmint() -> Command {
@@ -593,39 +594,6 @@ async fn ids_with_colons_and_spaces_authenticate_form_encoded_in_basic_and_in_th
         let res = app.post_form("/oauth2/token", &body).await;
         assert_eq!(res.status(), 200, "{secret}: {}", res.text().await.unwrap());
     }
-}
-
-/// A private CA and a certificate it issued for 127.0.0.1 and localhost.
-struct PrivateCa {
-    ca: std::path::PathBuf,
-    ca_pem: String,
-    cert: std::path::PathBuf,
-    key: std::path::PathBuf,
-}
-
-fn private_ca(dir: &Path) -> PrivateCa {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "tokenmint test-only CA");
-    let ca =
-        rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap();
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
-    let p = PrivateCa {
-        ca: dir.join("ca.pem"),
-        ca_pem: ca.pem(),
-        cert: dir.join("cert.pem"),
-        key: dir.join("key.pem"),
-    };
-    std::fs::write(&p.ca, &p.ca_pem).unwrap();
-    std::fs::write(&p.cert, leaf.pem()).unwrap();
-    std::fs::write(&p.key, leaf_key.serialize_pem()).unwrap();
-    p
 }
 
 #[tokio::test]
