@@ -131,9 +131,7 @@ async fn an_issuer_found_by_discovery_over_a_private_ca_and_its_rotation_through
         p.base,
         p.ca.display().to_string()
     );
-    let clients = format!(
-        "[[clients]]\nid = \"deployer\"\nauth_methods = [\"private_key_jwt\"]\nfederated = {{ issuer = \"ci\", subject = \"repo:acme/app:ref:refs/heads/main\" }}\n"
-    );
+    let clients = "[[clients]]\nid = \"deployer\"\nauth_methods = [\"private_key_jwt\"]\nfederated = { issuer = \"ci\", subject = \"repo:acme/app:ref:refs/heads/main\" }\n".to_string();
     let app = spawn_app_with(|cfg| {
         cfg.extra = extra;
         cfg.clients = clients;
