@@ -7,7 +7,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::config::{ClientSecret, KeySettings, Settings, TlsSettings, TokenSettings};
+use crate::config::{
+    AssertionKeys, ClientSecret, KeySettings, KeySource, Settings, TlsSettings, TokenSettings,
+};
 use crate::keys::{alg_name, Key, KeySet, KeyState};
 use crate::rfc3339;
 use crate::token::unix_now;
@@ -196,9 +198,44 @@ fn secret_kind(secret: &ClientSecret) -> String {
     }
 }
 
+/// Where keys come from, for the summary.
+fn key_source(source: &KeySource) -> String {
+    match source {
+        KeySource::Static(keys) => {
+            let kids: Vec<&str> = keys.kids().map(|k| k.unwrap_or("(no kid)")).collect();
+            format!("{} key(s) [{}]", keys.len(), kids.join(" "))
+        }
+        KeySource::Remote(r) if r.discovery => format!("keys by OIDC discovery of {}", r.url),
+        KeySource::Remote(r) => format!("keys fetched from {}", r.url),
+    }
+}
+
 fn clients(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
+    for t in &s.trusted_issuers {
+        writeln!(
+            out,
+            "trusted issuer: {} ({}; {}; audience {}; max_token_lifetime {} s)",
+            t.name,
+            t.issuer,
+            key_source(&t.keys),
+            t.audience,
+            t.max_token_lifetime
+        )?;
+    }
     for c in &s.clients {
-        let kinds: Vec<String> = c.secrets.iter().map(secret_kind).collect();
+        let mut kinds: Vec<String> = c.secrets.iter().map(secret_kind).collect();
+        match &c.assertion_keys {
+            Some(AssertionKeys::Own(source)) => {
+                kinds.push(format!("private_key_jwt with {}", key_source(source)))
+            }
+            Some(AssertionKeys::Federated { issuer, subject }) => kinds.push(format!(
+                "federated: {} subject {subject}",
+                s.trusted_issuers
+                    .get(*issuer)
+                    .map_or("?", |t| t.name.as_str())
+            )),
+            None => {}
+        }
         let secret = if kinds.is_empty() {
             "no secret".to_string()
         } else {

@@ -38,12 +38,15 @@ pub fn run_jwks(
     let scopes = check(id, scopes)?;
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow!("{} is not JSON: {e}", file.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{} is not JSON: {e}", file.display()))?;
     let keys = match value.get("keys") {
         Some(serde_json::Value::Array(keys)) => keys.clone(),
         _ if value.get("kty").is_some() => vec![value],
-        _ => bail!("{} is neither a JWK Set {{\"keys\": [...]}} nor a JWK", file.display()),
+        _ => bail!(
+            "{} is neither a JWK Set {{\"keys\": [...]}} nor a JWK",
+            file.display()
+        ),
     };
     if let Err(problems) = crate::jwks::PublicKeys::from_jwks(&keys) {
         bail!("{}:\n  - {}", file.display(), problems.join("\n  - "));
