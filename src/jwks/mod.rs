@@ -102,18 +102,23 @@ impl PublicKeys {
     }
 
     /// The keys that may verify a token signed with `alg` naming `kid`: the
-    /// key with that `kid` (when it allows `alg`), or without a `kid`,
-    /// every key of `alg` (SPEC §4.1).
+    /// key with that `kid` (when it allows `alg`); without a `kid`, every
+    /// key of `alg` (SPEC §4.1). A `kid` no key has is tried against the
+    /// keys of `alg` that have no `kid` themselves (a JWK exported without
+    /// one, while the client library names its key): never against a key
+    /// whose `kid` differs.
     pub fn candidates<'a>(
         &'a self,
         kid: Option<&'a str>,
         alg: Algorithm,
     ) -> impl Iterator<Item = &'a PublicKey> + 'a {
+        let named = kid.is_some_and(|kid| self.has_kid(kid));
         self.keys.iter().filter(move |k| {
             k.algs.contains(&alg)
-                && match kid {
-                    Some(kid) => k.kid.as_deref() == Some(kid),
-                    None => true,
+                && match (kid, named) {
+                    (Some(kid), true) => k.kid.as_deref() == Some(kid),
+                    (Some(_), false) => k.kid.is_none(),
+                    (None, _) => true,
                 }
         })
     }
@@ -342,6 +347,12 @@ mod tests {
         .unwrap();
         assert_eq!(keys.candidates(Some("b"), Algorithm::EdDSA).count(), 1);
         assert_eq!(keys.candidates(Some("c"), Algorithm::EdDSA).count(), 0);
+        let unnamed =
+            PublicKeys::from_jwks(&[json!({"kty": "OKP", "crv": "Ed25519", "x": x})]).unwrap();
+        assert_eq!(
+            unnamed.candidates(Some("laptop"), Algorithm::EdDSA).count(),
+            1
+        );
         assert!(PublicKeys::from_document("{\"keys\": 1}").is_err());
     }
 }

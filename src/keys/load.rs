@@ -36,10 +36,13 @@ pub fn load_file(path: &Path) -> Result<(Key, Vec<String>), KeyError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
+        // Group read is how a service group is given a key (Kubernetes
+        // writes Secret files 0440 root:fsGroup, read-only): only access
+        // for others, or a group that may write, is worth a warning.
         if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
+            if meta.permissions().mode() & 0o027 != 0 {
                 warnings.push(format!(
-                    "{}: private key is readable by group or others; run `chmod 600 {}`",
+                    "{}: private key is accessible to others or writable by its group; run `chmod 600 {}` (or 640 for a service group)",
                     path.display(),
                     path.display()
                 ));
@@ -198,6 +201,31 @@ mod tests {
             generate_pem(Algorithm::ES256).unwrap()
         );
         assert!(error(&pem, "k.pem").contains("does not fit"));
+    }
+}
+
+#[cfg(all(test, unix))]
+mod permission_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn others_access_is_warned_about_and_group_read_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        let pem = crate::keys::generate_pem(jsonwebtoken::Algorithm::ES256).unwrap();
+        std::fs::write(&path, pem).unwrap();
+        for (mode, warned) in [
+            (0o600, false),
+            (0o440, false),
+            (0o640, false),
+            (0o644, true),
+            (0o660, true),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let (_, warnings) = load_file(&path).unwrap();
+            assert_eq!(!warnings.is_empty(), warned, "{mode:o}: {warnings:?}");
+        }
     }
 }
 

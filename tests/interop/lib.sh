@@ -195,3 +195,53 @@ get_token() { # ISSUER [CURL_TLS_ARGS...] -> prints access_token or nothing
   curl -sS --max-time 10 "$@" --user "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "$iss/oauth2/token" |
     "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("access_token",""))' 2>/dev/null || true
 }
+
+# ------------------------------------------------------------------ private_key_jwt client keys
+# client_key ec|rsa FILE: a PKCS#8 client private key made with `openssl genpkey` (EC P-256 or
+# RSA 2048); counts as a check. Sets JWK_JSON and JWK_TOML to its public JWK (no kid, no alg),
+# derived with joserfc (Authlib's JOSE library) from the venv.
+client_key() {
+  local type=$1 file=$2 rc=0
+  case $type in
+    ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$file" >"$file.log" 2>&1 || rc=$? ;;
+    rsa) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$file" >"$file.log" 2>&1 || rc=$? ;;
+    *) echo "client_key: unknown type $type" >&2; return 2 ;;
+  esac
+  if [ "$rc" != 0 ] || ! head -n1 "$file" | grep -q -- '-----BEGIN PRIVATE KEY-----'; then
+    fail "openssl genpkey $type ($(basename "$file"))" "exit $rc: $(tail -n 3 "$file.log" | tr '\n' ' ')"
+    return 1
+  fi
+  local jwk
+  if ! jwk=$("$PY" - "$type" "$file" <<'PYEOF' 2>&1
+import json, sys
+from joserfc.jwk import ECKey, RSAKey
+kind, path = sys.argv[1], sys.argv[2]
+with open(path, encoding="utf-8") as f:
+    key = (ECKey if kind == "ec" else RSAKey).import_key(f.read())
+jwk = key.as_dict(private=False)
+assert not ({"d", "p", "q", "dp", "dq", "qi"} & set(jwk)), "private members in the public JWK"
+print(json.dumps(jwk, sort_keys=True))
+print("{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in sorted(jwk.items())) + " }")
+PYEOF
+  ); then
+    fail "public JWK of $(basename "$file")" "$(printf '%s' "$jwk" | tail -n 3 | tr '\n' ' ')"
+    return 1
+  fi
+  JWK_JSON=$(sed -n 1p <<<"$jwk")
+  JWK_TOML=$(sed -n 2p <<<"$jwk")
+  pass "openssl genpkey $type $(basename "$file") -> public JWK" \
+    "$("$PY" -c 'import json,sys; print(" ".join(k + "=" + (v if len(v) < 12 else "<%d chars>" % len(v)) for k, v in sorted(json.loads(sys.argv[1]).items())))' "$JWK_JSON")"
+}
+
+# pkjwt_client ID SCOPE jwks|jwks_file VALUE: a [[clients]] entry that authenticates with private_key_jwt only,
+# its keys inline (VALUE = a TOML inline table) or in an RFC 7517 JWK Set file (VALUE = the path).
+pkjwt_client() {
+  local id=$1 scope=$2 how=$3 value=$4
+  echo
+  echo "[[clients]]"
+  echo "id = \"$id\""
+  echo 'auth_methods = ["private_key_jwt"]'
+  echo "scopes = [\"$scope\"]"
+  echo "default_scopes = [\"$scope\"]"
+  if [ "$how" = jwks ]; then echo "jwks = [ $value ]"; else echo "jwks_file = \"$value\""; fi
+}

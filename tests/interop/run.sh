@@ -10,7 +10,10 @@
 # For each algorithm (ES256 ES384 EdDSA RS256 PS256) it runs `tokenmint keygen`, writes a
 # config on a free 127.0.0.1 port, starts `tokenmint serve`, and runs the curl, Python
 # (authlib + PyJWT), Node (openid-client + jose) and Rust (examples/resource_server) checks.
-# Then one multi-key run (all five keys published, one active) and one HTTPS run.
+# Then one multi-key run (all five keys published, one active), one HTTPS run, and one
+# private_key_jwt run (RFC 7523 §2.2): client keys made with openssl, their public JWKs inline and
+# in a jwks_file; authlib PrivateKeyJWT and openid-client PrivateKeyJwt get tokens that validate,
+# and are refused (401 invalid_client) when the configured JWK is another key.
 # Last line: "N passed, N failed" (checks); exit status 1 if anything failed.
 #
 # Environment:
@@ -174,6 +177,73 @@ if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -ke
   fi
 else
   fail "[https] openssl self-signed certificate" "$(tail -n 3 "$TLS/openssl.log" | tr '\n' ' ')"
+fi
+
+# ------------------------------------------------------------------ private_key_jwt run (RFC 7523 §2.2)
+log "private_key_jwt (client keys from openssl: ES256 P-256 with inline jwks, RS256 RSA 2048 with jwks_file)"
+PK=$WORK/pkjwt
+mkdir -p "$PK"
+if KID="" && keygen ES256 "$PK/server-keys" &&
+   client_key ec "$PK/es256.pem" && ES_JWK=$JWK_TOML &&
+   client_key rsa "$PK/rs256.pem" && RS_JWK=$JWK_JSON &&
+   client_key ec "$PK/es256-other.pem" && ES_OTHER_JWK=$JWK_TOML &&
+   client_key rsa "$PK/rs256-other.pem" && RS_OTHER_JWK=$JWK_JSON; then
+  PORT=$(free_port)
+  ISS=http://127.0.0.1:$PORT
+  printf '{"keys": [%s]}\n' "$RS_JWK" >"$PK/rs256.jwks.json"
+  printf '{"keys": [%s]}\n' "$RS_OTHER_JWK" >"$PK/rs256-other.jwks.json"
+  write_config "$WORK/pkjwt.toml" "$ISS" "$PORT" "$PK/server-keys"
+  {
+    pkjwt_client pkjwt-es256 reports:read jwks "$ES_JWK"
+    pkjwt_client pkjwt-rs256 reports:read jwks_file "$PK/rs256.jwks.json"
+    # Negative: these sign with the two keys above but are configured with other keys of the same type.
+    pkjwt_client pkjwt-es256-wrong-key reports:read jwks "$ES_OTHER_JWK"
+    pkjwt_client pkjwt-rs256-wrong-key reports:read jwks_file "$PK/rs256-other.jwks.json"
+  } >>"$WORK/pkjwt.toml"
+  cat >"$PK/clients.json" <<EOF
+{"clients": [
+  {"id": "pkjwt-es256", "alg": "ES256", "key": "$PK/es256.pem", "jwks": "inline", "expect": "ok", "alias": true},
+  {"id": "pkjwt-rs256", "alg": "RS256", "key": "$PK/rs256.pem", "jwks": "file", "expect": "ok"},
+  {"id": "pkjwt-es256-wrong-key", "alg": "ES256", "key": "$PK/es256.pem", "jwks": "inline", "expect": "invalid_client"},
+  {"id": "pkjwt-rs256-wrong-key", "alg": "RS256", "key": "$PK/rs256.pem", "jwks": "file", "expect": "invalid_client"}
+]}
+EOF
+  if start_server pkjwt "$WORK/pkjwt.toml" "$ISS"; then
+    run_tool "[pkjwt] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg ES256 --kid "$KID" \
+      --audience "$AUD" --tag pkjwt --private-key-jwt "$PK/clients.json"
+    run_tool "[pkjwt] node/interop.mjs" node "$NODE_DIR/interop.mjs" --issuer "$ISS" --alg ES256 --kid "$KID" \
+      --audience "$AUD" --tag pkjwt --private-key-jwt "$PK/clients.json"
+    # What the server counted for the requests above (python: pkjwt-es256 at /oauth2/token and at /token,
+    # pkjwt-rs256 once; node: once each; every wrong-key client once per library), wrong keys as bad signatures.
+    out=$(curl -sS --max-time 10 "$ISS/metrics" | "$PY" -c '
+import re, sys
+want = {
+    ("tokenmint_token_requests_total", "client_id=\"pkjwt-es256\",result=\"issued\""): 3,
+    ("tokenmint_token_requests_total", "client_id=\"pkjwt-rs256\",result=\"issued\""): 2,
+    ("tokenmint_token_requests_total", "client_id=\"pkjwt-es256-wrong-key\",result=\"invalid_client\""): 2,
+    ("tokenmint_token_requests_total", "client_id=\"pkjwt-rs256-wrong-key\",result=\"invalid_client\""): 2,
+    ("tokenmint_auth_failures_total", "reason=\"bad_signature\""): 4,
+}
+norm = lambda labels: ",".join(sorted(labels.split(",")))
+got = {}
+for line in sys.stdin:
+    m = re.match(r"^(\w+)\{([^}]*)\} (\S+)$", line.strip())
+    if m:
+        got[(m.group(1), norm(m.group(2)))] = float(m.group(3))
+want = {(name, norm(labels)): n for (name, labels), n in want.items()}
+bad = [f"{k[0]}{{{k[1]}}} = {got.get(k, 0):g}, want {n}" for k, n in want.items() if got.get(k, 0) != n]
+others = [f"{k[1]}={v:g}" for k, v in got.items() if k[0] == "tokenmint_auth_failures_total" and v and k not in want]
+if others:
+    bad.append("other failure reasons counted: " + ", ".join(others))
+print("; ".join(bad) if bad else "ok")
+' 2>&1 || true)
+    if [ "$out" = ok ]; then
+      pass "[pkjwt] /metrics: issued and refused requests counted per client, the wrong keys as reason=bad_signature"
+    else
+      fail "[pkjwt] /metrics: issued and refused requests counted per client" "$out"
+    fi
+    stop_server
+  fi
 fi
 
 echo

@@ -6,6 +6,9 @@
 // Prints "PASS <name>", "FAIL <name>: <why>", "NOTE <text>"; exits 1 if any check failed.
 // --https-strict: the issuer is https and trusted through NODE_EXTRA_CA_CERTS, so the
 // openid-client configuration is built WITHOUT allowInsecureRequests.
+// --private-key-jwt CLIENTS.json: run only the private_key_jwt checks (openid-client's
+// PrivateKeyJwt client authentication, see privateKeyJwtChecks below).
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as client from 'openid-client';
 import * as jose from 'jose';
@@ -23,6 +26,7 @@ const { values: a } = parseArgs({
     'https-strict': { type: 'boolean', default: false },
     extended: { type: 'boolean', default: false },
     tag: { type: 'string', default: '' },
+    'private-key-jwt': { type: 'string', default: '' },
   },
 });
 if (!a.issuer || !a.alg) {
@@ -66,11 +70,35 @@ async function check(name, fn) {
   }
 }
 
+// jose createRemoteJWKSet + jwtVerify of an access token, as RFC 9068 resource servers do.
+async function joseVerify(JWKS, tok, clientId) {
+  const { payload, protectedHeader } = await jose.jwtVerify(tok.access_token, JWKS, {
+    issuer: a.issuer,
+    audience: a.audience,
+    typ: 'at+jwt',
+    algorithms: [a.alg],
+    requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id'],
+  });
+  expect(protectedHeader.alg === a.alg, `alg ${protectedHeader.alg}`);
+  if (a.kid) expect(protectedHeader.kid === a.kid, `kid ${protectedHeader.kid} != keygen kid ${a.kid}`);
+  expect(payload.client_id === clientId, `client_id ${payload.client_id}`);
+  expect(payload.sub === clientId, `sub ${payload.sub}`);
+  expect(payload.scope === tok.scope, `scope claim ${payload.scope} != response scope ${tok.scope}`);
+  expect(typeof payload.jti === 'string' && payload.jti.length > 0, 'jti');
+  return `kid=${protectedHeader.kid}`;
+}
+
 const issuerUrl = new URL(a.issuer);
 // Plain http on loopback is refused by openid-client unless allowInsecureRequests is executed.
 const execute = a['https-strict'] ? [] : [client.allowInsecureRequests];
 const execName = a['https-strict'] ? 'https, no allowInsecureRequests' : 'allowInsecureRequests';
 const state = {};
+
+if (a['private-key-jwt']) {
+  await privateKeyJwtChecks(a['private-key-jwt']);
+  out(`-- node totals: ${counts.pass} passed, ${counts.fail} failed`);
+  process.exit(counts.fail ? 1 : 0);
+}
 
 // --- openid-client: discovery via /.well-known/openid-configuration (default algorithm "oidc")
 await check(`openid-client discovery (oidc well-known, ClientSecretBasic, ${execName})`, async () => {
@@ -124,22 +152,9 @@ const JWKS = jose.createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 10000 
 for (const label of ['basic', 'post']) {
   const tok = state[label];
   if (!tok) continue;
-  await check(`jose createRemoteJWKSet + jwtVerify ${a.alg} (${label} token, typ at+jwt)`, async () => {
-    const { payload, protectedHeader } = await jose.jwtVerify(tok.access_token, JWKS, {
-      issuer: a.issuer,
-      audience: a.audience,
-      typ: 'at+jwt',
-      algorithms: [a.alg],
-      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id'],
-    });
-    expect(protectedHeader.alg === a.alg, `alg ${protectedHeader.alg}`);
-    if (a.kid) expect(protectedHeader.kid === a.kid, `kid ${protectedHeader.kid} != keygen kid ${a.kid}`);
-    expect(payload.client_id === a['client-id'], `client_id ${payload.client_id}`);
-    expect(payload.sub === a['client-id'], `sub ${payload.sub}`);
-    expect(payload.scope === tok.scope, `scope claim ${payload.scope} != response scope ${tok.scope}`);
-    expect(typeof payload.jti === 'string' && payload.jti.length > 0, 'jti');
-    return `kid=${protectedHeader.kid}`;
-  });
+  await check(`jose createRemoteJWKSet + jwtVerify ${a.alg} (${label} token, typ at+jwt)`, () =>
+    joseVerify(JWKS, tok, a['client-id']),
+  );
 }
 if (state.basic && state.post) {
   await check('tokens have distinct jti', async () => {
@@ -247,3 +262,78 @@ if (a.extended) {
 
 out(`-- node totals: ${counts.pass} passed, ${counts.fail} failed`);
 process.exit(counts.fail ? 1 : 0);
+
+// --- private_key_jwt (RFC 7523 §2.2): openid-client PrivateKeyJwt with its defaults (aud = the
+// issuer identifier, exp = iat + 60, nbf, a fresh jti, client_id in the body, no kid for a bare
+// CryptoKey, alg from the key), for each client of CLIENTS.json (format: python/interop.py).
+async function privateKeyJwtChecks(file) {
+  const { clients } = JSON.parse(readFileSync(file, 'utf8'));
+  const JWKS = jose.createRemoteJWKSet(new URL(`${a.issuer}/jwks`), { timeoutDuration: 10000 });
+  for (const c of clients) {
+    const seen = {};
+    let cfg;
+    const label = `client ${c.id} (jwks ${c.jwks})`;
+    const ok = await check(`openid-client discovery with PrivateKeyJwt(${c.alg} CryptoKey), ${label}`, async () => {
+      // importPKCS8 gives a non-extractable CryptoKey: RSASSA-PKCS1-v1_5 for RS256, ECDSA P-256 for ES256.
+      const key = await jose.importPKCS8(readFileSync(c.key, 'utf8'), c.alg);
+      cfg = await client.discovery(issuerUrl, c.id, undefined, client.PrivateKeyJwt(key), { execute, timeout: 10 });
+      // Only observes the token request (to report the assertion the library built); the request is unchanged.
+      cfg[client.customFetch] = async (url, options) => {
+        if (String(url).endsWith('/oauth2/token')) seen.form = new URLSearchParams(String(options.body));
+        const res = await fetch(url, options);
+        seen.status = res.status;
+        seen.wwwAuthenticate = res.headers.get('www-authenticate');
+        return res;
+      };
+      const md = cfg.serverMetadata();
+      expect(md.token_endpoint_auth_methods_supported?.includes('private_key_jwt'),
+        `token_endpoint_auth_methods_supported ${JSON.stringify(md.token_endpoint_auth_methods_supported)}`);
+      return `token_endpoint=${md.token_endpoint}`;
+    });
+    if (!ok) continue;
+    const summary = () => {
+      const f = seen.form;
+      expect(f, 'no token request seen');
+      expect(f.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        `client_assertion_type ${f.get('client_assertion_type')}`);
+      const h = jose.decodeProtectedHeader(f.get('client_assertion'));
+      const p = jose.decodeJwt(f.get('client_assertion'));
+      expect(h.alg === c.alg, `assertion alg ${h.alg}`);
+      expect(p.iss === c.id && p.sub === c.id, `assertion iss/sub ${p.iss}/${p.sub}`);
+      expect(p.aud === a.issuer, `assertion aud ${JSON.stringify(p.aud)} (openid-client: the issuer identifier)`);
+      return `assertion alg=${h.alg} kid=${h.kid ?? '-'} aud=${p.aud} exp-iat=${p.exp - p.iat} client_id in body=${f.has('client_id')}`;
+    };
+    if (c.expect === 'ok') {
+      let tok;
+      await check(`openid-client clientCredentialsGrant PrivateKeyJwt ${c.alg}, ${label}`, async () => {
+        try {
+          tok = await client.clientCredentialsGrant(cfg, {});
+        } catch (err) {
+          throw new Error(`HTTP ${seen.status}: ${describe(err)}`);
+        }
+        expect(typeof tok.access_token === 'string' && tok.access_token.startsWith('eyJ'), 'no JWT access_token');
+        expect(tok.token_type === 'bearer', `token_type ${tok.token_type}`);
+        expect(tok.scope === 'reports:read', `scope ${tok.scope} (default_scopes)`);
+        return summary();
+      });
+      if (tok) {
+        await check(`jose createRemoteJWKSet + jwtVerify ${a.alg} (token of ${c.id}, typ at+jwt)`, () =>
+          joseVerify(JWKS, tok, c.id),
+        );
+      }
+    } else {
+      await check(`openid-client PrivateKeyJwt ${c.alg}, ${label} signs with a key other than its configured JWK -> 401 ${c.expect}`, async () => {
+        let tok;
+        try {
+          tok = await client.clientCredentialsGrant(cfg, {});
+        } catch (err) {
+          expect(err.status === 401, `status ${err.status} (${describe(err)})`);
+          expect(err instanceof client.ResponseBodyError, `not a ResponseBodyError: ${describe(err)}`);
+          expect(err.error === c.expect, `error ${err.error}`);
+          return `${err.name} 401 ${err.error}; WWW-Authenticate ${seen.wwwAuthenticate ?? 'absent'}; ${summary()}`;
+        }
+        throw new Error(`token issued to a client signing with a key it is not configured with: ${JSON.stringify(tok)}`);
+      });
+    }
+  }
+}

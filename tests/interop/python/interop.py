@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Python interop checks for tokenmint: authlib (client + RFC 8414 + RFC 9068), PyJWT.
 
-Run by tests/interop/run.sh against one running tokenmint server. Prints one line
+Run by tests/interop/run.sh against one running tokenmint server. With
+--private-key-jwt CLIENTS.json it runs only the private_key_jwt checks (authlib's
+rfc7523 PrivateKeyJWT client authentication, see private_key_jwt_main). Prints one line
 per check: "PASS <name>", "FAIL <name>: <why>", "SKIP <name>: <why>" or
 "NOTE <text>" (informational, not counted). Exits 1 if any check failed.
 """
@@ -13,6 +15,7 @@ import ssl
 import sys
 import time
 import traceback
+import urllib.parse
 import warnings
 
 import jwt  # PyJWT
@@ -21,11 +24,13 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6750.errors import InsufficientScopeError
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
 from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
 from joserfc import jwt as joserfc_jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
@@ -86,6 +91,8 @@ def main():
     ap.add_argument("--cacert", default="", help="PEM CA bundle to trust (HTTPS run)")
     ap.add_argument("--extended", action="store_true", help="also run negative / encoding checks")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--private-key-jwt", default="", metavar="CLIENTS_JSON",
+                    help="run only the private_key_jwt checks for the clients described in this file")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
     TAG = f"[{a.tag}] " if a.tag else ""
@@ -99,6 +106,11 @@ def main():
     ssl_ctx = ssl.create_default_context(cafile=a.cacert) if a.cacert else None
     token_url = iss + "/oauth2/token"
     state = {}
+    if a.private_key_jwt:
+        private_key_jwt_main(a, http, verify, ssl_ctx)
+        http.close()
+        out(f"-- python totals: {RESULTS['pass']} passed, {RESULTS['fail']} failed, {RESULTS['skip']} skipped")
+        return 1 if RESULTS["fail"] else 0
 
     # ---------------------------------------------------------------- discovery
     def fetch_metadata():
@@ -180,34 +192,7 @@ def main():
     # ---------------------------------------------------------------- PyJWT
     jwks_client = PyJWKClientHolder(iss + "/jwks", ssl_ctx)
 
-    def pyjwt_verify(tok, want_scope):
-        def run():
-            access = tok["access_token"]
-            header = jwt.get_unverified_header(access)
-            expect(header.get("typ") == "at+jwt", f"header typ {header.get('typ')!r} (RFC 9068 §2.1)")
-            expect(header.get("alg") == a.alg, f"header alg {header.get('alg')!r} != {a.alg}")
-            expect(header.get("kid"), "header has no kid")
-            if a.kid:
-                expect(header["kid"] == a.kid, f"header kid {header['kid']!r} != keygen kid {a.kid!r}")
-            key = jwks_client.get().get_signing_key_from_jwt(access)
-            claims = jwt.decode(
-                access,
-                key,
-                algorithms=[a.alg],
-                audience=a.audience,
-                issuer=iss,
-                options={"require": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti"]},
-            )
-            expect(claims.get("client_id") == a.client_id, f"client_id {claims.get('client_id')!r}")
-            expect(claims.get("sub") == a.client_id, f"sub {claims.get('sub')!r} (RFC 9068 §2.2: client id)")
-            expect(claims.get("aud") == a.audience, f"aud {claims.get('aud')!r} (single audience -> string)")
-            expect(set(str(claims.get("scope", "")).split()) == set(want_scope.split()),
-                   f"scope claim {claims.get('scope')!r}")
-            expect(claims["exp"] - claims["iat"] == tok["expires_in"],
-                   f"exp-iat {claims['exp'] - claims['iat']} != expires_in {tok['expires_in']}")
-            expect(claims["iat"] <= time.time() + 1, "iat in the future")
-            return f"kid={header['kid']}"
-        return run
+    pyjwt_verify = pyjwt_verifier(jwks_client, iss, a.alg, a.kid, a.audience, a.client_id)
 
     if "tok_basic" in state:
         check(f"PyJWT PyJWKClient + jwt.decode {a.alg} (basic token)", pyjwt_verify(state["tok_basic"], "reports:read"))
@@ -218,56 +203,13 @@ def main():
               pyjwt_verify(state["tok_post"], "reports:read reports:write"))
 
     # ---------------------------------------------------------------- authlib RFC 9068 resource-server validator
-    def get_jwks():
-        r = http.get(iss + "/jwks", timeout=10, verify=verify)
-        expect(r.status_code == 200, f"jwks status {r.status_code}")
-        return KeySet.import_key_set(r.json())
-
-    class Validator(JWTBearerTokenValidator):
-        def get_jwks(self):
-            return get_jwks()
-
-    class ValidatorAllowingAlg(Validator):
-        """Same as authlib's authenticate_token, but with algorithms=[alg] passed to joserfc."""
-
-        def authenticate_token(self, token_string):
-            try:
-                token = joserfc_jwt.decode(token_string, key=self.get_jwks(), algorithms=[a.alg])
-            except JoseError as exc:
-                raise InvalidTokenError() from exc
-            opts = {
-                "iss": {"essential": True, "validate": self.validate_iss},
-                "exp": {"essential": True},
-                "aud": {"essential": True, "value": self.resource_server},
-                "sub": {"essential": True},
-                "client_id": {"essential": True},
-                "iat": {"essential": True},
-                "jti": {"essential": True},
-            }
-            return JWTAccessTokenClaims(token.claims, token.header, opts)
-
+    get_jwks = jwks_getter(http, iss, verify)
+    Validator, _ = rfc9068_validators(get_jwks, a.alg)
     default_ok = a.alg in JWSRegistry.recommended
 
-    def authlib_rfc9068():
-        cls = Validator if default_ok else ValidatorAllowingAlg
-        v = cls(issuer=iss, resource_server=a.audience)
-        access = state["tok_basic"]["access_token"]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            claims = v.authenticate_token(access)
-            v.validate_token(claims, scopes=["reports:read"], request=None)
-        try:
-            v.validate_token(claims, scopes=["reports:admin"], request=None)
-        except InsufficientScopeError:
-            pass
-        else:
-            raise AssertionError("scope claim not honoured: reports:admin accepted")
-        for w in caught:
-            note(f"authlib/joserfc warning while validating {a.alg}: {w.category.__name__}: {w.message}")
-        return "default validator" if default_ok else f"authenticate_token overridden to allow {a.alg}"
-
     if "tok_basic" in state:
-        check(f"authlib rfc9068 JWTBearerTokenValidator {a.alg}", authlib_rfc9068)
+        check(f"authlib rfc9068 JWTBearerTokenValidator {a.alg}",
+              rfc9068_check(get_jwks, iss, a.alg, a.audience, state["tok_basic"]["access_token"], "reports:read"))
         if not default_ok:
             # Document (not count) the library default: joserfc only allows its "recommended" algs.
             try:
@@ -343,6 +285,218 @@ def main():
     http.close()
     out(f"-- python totals: {RESULTS['pass']} passed, {RESULTS['fail']} failed, {RESULTS['skip']} skipped")
     return 1 if RESULTS["fail"] else 0
+
+
+# ---------------------------------------------------------------- token validators (shared by every run)
+def pyjwt_verifier(jwks_holder, iss, alg, kid, audience, client_id):
+    """verify(tok, want_scope) -> a check fn: PyJWT PyJWKClient + jwt.decode of tok["access_token"]."""
+
+    def verify(tok, want_scope):
+        def run():
+            access = tok["access_token"]
+            header = jwt.get_unverified_header(access)
+            expect(header.get("typ") == "at+jwt", f"header typ {header.get('typ')!r} (RFC 9068 §2.1)")
+            expect(header.get("alg") == alg, f"header alg {header.get('alg')!r} != {alg}")
+            expect(header.get("kid"), "header has no kid")
+            if kid:
+                expect(header["kid"] == kid, f"header kid {header['kid']!r} != keygen kid {kid!r}")
+            key = jwks_holder.get().get_signing_key_from_jwt(access)
+            claims = jwt.decode(
+                access,
+                key,
+                algorithms=[alg],
+                audience=audience,
+                issuer=iss,
+                options={"require": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti"]},
+            )
+            expect(claims.get("client_id") == client_id, f"client_id {claims.get('client_id')!r}")
+            expect(claims.get("sub") == client_id, f"sub {claims.get('sub')!r} (RFC 9068 §2.2: client id)")
+            expect(claims.get("aud") == audience, f"aud {claims.get('aud')!r} (single audience -> string)")
+            expect(set(str(claims.get("scope", "")).split()) == set(want_scope.split()),
+                   f"scope claim {claims.get('scope')!r}")
+            expect(claims["exp"] - claims["iat"] == tok["expires_in"],
+                   f"exp-iat {claims['exp'] - claims['iat']} != expires_in {tok['expires_in']}")
+            expect(claims["iat"] <= time.time() + 1, "iat in the future")
+            return f"kid={header['kid']}"
+        return run
+
+    return verify
+
+
+def jwks_getter(http, iss, verify):
+    def get_jwks():
+        r = http.get(iss + "/jwks", timeout=10, verify=verify)
+        expect(r.status_code == 200, f"jwks status {r.status_code}")
+        return KeySet.import_key_set(r.json())
+    return get_jwks
+
+
+def rfc9068_validators(get_jwks, alg):
+    """(authlib's JWTBearerTokenValidator on /jwks, the same allowing `alg` beyond joserfc's recommended set)."""
+
+    class Validator(JWTBearerTokenValidator):
+        def get_jwks(self):
+            return get_jwks()
+
+    class ValidatorAllowingAlg(Validator):
+        """Same as authlib's authenticate_token, but with algorithms=[alg] passed to joserfc."""
+
+        def authenticate_token(self, token_string):
+            try:
+                token = joserfc_jwt.decode(token_string, key=self.get_jwks(), algorithms=[alg])
+            except JoseError as exc:
+                raise InvalidTokenError() from exc
+            opts = {
+                "iss": {"essential": True, "validate": self.validate_iss},
+                "exp": {"essential": True},
+                "aud": {"essential": True, "value": self.resource_server},
+                "sub": {"essential": True},
+                "client_id": {"essential": True},
+                "iat": {"essential": True},
+                "jti": {"essential": True},
+            }
+            return JWTAccessTokenClaims(token.claims, token.header, opts)
+
+    return Validator, ValidatorAllowingAlg
+
+
+def rfc9068_check(get_jwks, iss, alg, audience, access, scope):
+    """A check fn: authlib rfc9068 authenticate_token + validate_token(scope), and an unheld scope refused."""
+
+    def run():
+        validator, allowing = rfc9068_validators(get_jwks, alg)
+        default_ok = alg in JWSRegistry.recommended
+        v = (validator if default_ok else allowing)(issuer=iss, resource_server=audience)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            claims = v.authenticate_token(access)
+            v.validate_token(claims, scopes=[scope], request=None)
+        try:
+            v.validate_token(claims, scopes=["reports:admin"], request=None)
+        except InsufficientScopeError:
+            pass
+        else:
+            raise AssertionError("scope claim not honoured: reports:admin accepted")
+        for w in caught:
+            note(f"authlib/joserfc warning while validating {alg}: {w.category.__name__}: {w.message}")
+        return "default validator" if default_ok else f"authenticate_token overridden to allow {alg}"
+
+    return run
+
+
+# ---------------------------------------------------------------- private_key_jwt (RFC 7523 §2.2)
+def private_key_jwt_main(a, http, verify, ssl_ctx):
+    """authlib OAuth2Session + rfc7523 PrivateKeyJWT, with authlib's defaults (aud = the token endpoint
+    it is given, exp = iat + 3600, a fresh jti, no kid; alg RS256 unless told), for each client of
+    CLIENTS.json: {"clients": [{"id", "alg", "key" (PKCS#8 PEM file it signs with), "jwks" (how the
+    server has its public key: "inline" / "file"), "expect": "ok" or "invalid_client"}]}.
+    Tokens are checked with the same validators as the secret-based runs (PyJWT, authlib rfc9068)."""
+    iss = a.issuer
+    token_url = iss + "/oauth2/token"
+    with open(a.private_key_jwt, encoding="utf-8") as f:
+        clients = json.load(f)["clients"]
+    jwks_holder = PyJWKClientHolder(iss + "/jwks", ssl_ctx)
+    get_jwks = jwks_getter(http, iss, verify)
+
+    def metadata():
+        r = http.get(iss + "/.well-known/oauth-authorization-server", timeout=10, verify=verify)
+        expect(r.status_code == 200, f"status {r.status_code}: {r.text[:300]}")
+        md = r.json()
+        methods = md.get("token_endpoint_auth_methods_supported") or []
+        expect("private_key_jwt" in methods, f"token_endpoint_auth_methods_supported {methods!r}")
+        algs = md.get("token_endpoint_auth_signing_alg_values_supported")
+        expect(isinstance(algs, list), f"token_endpoint_auth_signing_alg_values_supported {algs!r}")
+        wanted = sorted({c["alg"] for c in clients})
+        expect(all(x in algs for x in wanted), f"token_endpoint_auth_signing_alg_values_supported {algs!r} lacks {wanted}")
+        expect("none" not in algs and not any(x.startswith("HS") for x in algs), f"symmetric/none listed: {algs!r}")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            AuthorizationServerMetadata(md).validate()
+        expect(not caught, "warnings: " + "; ".join(str(w.message) for w in caught))
+        return f"methods={','.join(methods)} assertion algs={','.join(algs)}"
+
+    check("metadata lists private_key_jwt + assertion algs; authlib rfc8414 validate()", metadata)
+
+    def client_key(c):
+        with open(c["key"], encoding="utf-8") as f:
+            pem = f.read()
+        # PrivateKeyJWT imports a PEM given as client_secret as an RSA key; other key types go in as key objects.
+        return pem if c["alg"] == "RS256" else ECKey.import_key(pem)
+
+    def fetch(c, endpoint=token_url):
+        """authlib fetch_token; returns (token or OAuthError, what was sent and answered)."""
+        auth = PrivateKeyJWT(endpoint) if c["alg"] == "RS256" else PrivateKeyJWT(endpoint, alg=c["alg"])
+        seen = {}
+
+        def record(resp, *args, **kwargs):
+            seen["status"] = resp.status_code
+            seen["www_authenticate"] = resp.headers.get("WWW-Authenticate")
+            body = resp.request.body or ""
+            seen["form"] = urllib.parse.parse_qs(body.decode() if isinstance(body, bytes) else body)
+
+        sess = OAuth2Session(c["id"], client_key(c), token_endpoint_auth_method=auth)
+        sess.hooks["response"].append(record)
+        try:
+            try:
+                result = sess.fetch_token(endpoint, grant_type="client_credentials", timeout=10, verify=verify)
+            except OAuthError as exc:
+                result = exc
+        finally:
+            sess.close()
+        return result, seen
+
+    def assertion_summary(c, seen, endpoint):
+        form = seen.get("form", {})
+        expect(form.get("client_assertion_type") == ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+               f"client_assertion_type {form.get('client_assertion_type')!r}")
+        h, p, _ = form["client_assertion"][0].split(".")
+        header, claims = b64url_json(h), b64url_json(p)
+        expect(header.get("alg") == c["alg"], f"assertion alg {header.get('alg')!r}")
+        expect(claims.get("iss") == c["id"] and claims.get("sub") == c["id"], f"assertion iss/sub {claims!r}")
+        expect(claims.get("aud") == endpoint, f"assertion aud {claims.get('aud')!r} (authlib: the token endpoint)")
+        expect(claims.get("jti"), "assertion has no jti")
+        return (f"assertion alg={header['alg']} kid={header.get('kid', '-')} aud={claims['aud']} "
+                f"exp-iat={claims['exp'] - claims['iat']} client_id in body={'client_id' in form}")
+
+    for c in clients:
+        alg = c["alg"]
+        if c["expect"] == "ok":
+            state = {}
+
+            def get_token(c=c, state=state, endpoint=token_url):
+                tok, seen = fetch(c, endpoint)
+                if isinstance(tok, OAuthError):
+                    raise AssertionError(f"HTTP {seen.get('status')} {tok.error}: {tok.description}")
+                expect(isinstance(tok.get("access_token"), str) and tok["access_token"].startswith("eyJ"),
+                       f"access_token {tok!r}")
+                expect(str(tok.get("token_type", "")).lower() == "bearer", f"token_type {tok.get('token_type')!r}")
+                expect(tok.get("scope") == "reports:read", f"scope {tok.get('scope')!r} (default_scopes)")
+                state["tok"] = tok
+                return assertion_summary(c, seen, endpoint)
+
+            check(f"authlib PrivateKeyJWT {alg} fetch_token, client {c['id']} (jwks {c['jwks']})", get_token)
+            if "tok" in state:
+                verify_tok = pyjwt_verifier(jwks_holder, iss, a.alg, a.kid, a.audience, c["id"])
+                check(f"PyJWT PyJWKClient + jwt.decode {a.alg} (token of {c['id']})", verify_tok(state["tok"], "reports:read"))
+                check(f"authlib rfc9068 JWTBearerTokenValidator {a.alg} (token of {c['id']})",
+                      rfc9068_check(get_jwks, iss, a.alg, a.audience, state["tok"]["access_token"], "reports:read"))
+            if c.get("alias"):
+                # SPEC §4.1: aud may also be the /token alias of the token endpoint, when posting there.
+                check(f"authlib PrivateKeyJWT {alg} fetch_token at the /token alias (aud = .../token), client {c['id']}",
+                      lambda c=c: get_token(c, {}, iss + "/token"))
+        else:
+
+            def refused(c=c):
+                res, seen = fetch(c)
+                if not isinstance(res, OAuthError):
+                    raise AssertionError(f"token issued to a client signing with a key it is not configured with: {res!r}")
+                expect(seen.get("status") == 401, f"status {seen.get('status')} (want 401)")
+                expect(res.error == c["expect"], f"error {res.error!r} (want {c['expect']})")
+                return (f"HTTP 401 {res.error}; WWW-Authenticate {seen.get('www_authenticate') or 'absent'}; "
+                        + assertion_summary(c, seen, token_url))
+
+            check(f"authlib PrivateKeyJWT {alg}, client {c['id']} signs with a key other than its configured JWK "
+                  f"(jwks {c['jwks']}) -> 401 {c['expect']}", refused)
 
 
 class PyJWKClientHolder:
