@@ -33,6 +33,9 @@ struct Args {
     rsa_key: Option<std::path::PathBuf>,
     #[arg(long)]
     jwk_out: std::path::PathBuf,
+    /// A platform's token instead: this `iss`, `sub` = --client, no `jti`
+    #[arg(long)]
+    iss: Option<String>,
 }
 
 enum Key {
@@ -95,12 +98,17 @@ fn main() -> anyhow::Result<()> {
                 args.client.clone(),
                 args.aud.clone(),
             );
+            let iss = args.iss.clone();
             std::thread::spawn(move || -> anyhow::Result<String> {
                 let rng = SystemRandom::new();
                 let mut out = String::new();
                 for i in t * per..(t + 1) * per {
-                    let claims = serde_json::json!({"iss": client, "sub": client, "aud": aud,
-                        "iat": now, "exp": now + 600, "jti": format!("bench-{now}-{i}")});
+                    let claims = match &iss {
+                        Some(iss) => serde_json::json!({"iss": iss, "sub": client, "aud": [aud],
+                            "iat": now, "exp": now + 3600}),
+                        None => serde_json::json!({"iss": client, "sub": client, "aud": aud,
+                            "iat": now, "exp": now + 600, "jti": format!("bench-{now}-{i}")}),
+                    };
                     let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
                     let signature = match key.as_ref() {
                         Key::Ec(pair) => pair

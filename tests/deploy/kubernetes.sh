@@ -68,7 +68,7 @@ yaml_get() {   # FILE KIND NAME EXPR
 
 # ---------------------------------------------------------------- 1. render
 for tool in kubectl node npm curl python3; do
-    command -v "$tool" >/dev/null || fail "$tool is missing (kubectl >= 1.21: the test's overlay uses patches:)"
+    command -v "$tool" >/dev/null || fail "$tool is missing (Debian: apt-get install kubernetes-client nodejs npm curl)"
 done
 # The validator and js-yaml (tests/deploy/node/package.json), into node_modules there.
 if [[ ! -d $node_dir/node_modules/kubernetes-models || $node_dir/package.json -nt $node_dir/node_modules ]]; then
@@ -186,10 +186,11 @@ images:
   - name: tokenmint
     newName: ${image%:*}
     newTag: ${image##*:}
-patches:
-  - path: deployment.yaml
-  - path: configmap.yaml
-  - path: secret.yaml
+# patchesStrategicMerge, not patches: Debian's kubectl 1.20 (kustomize v2.0.3) knows only this.
+patchesStrategicMerge:
+  - deployment.yaml
+  - configmap.yaml
+  - secret.yaml
 EOF
 kubectl kustomize "$tmp/overlay" >"$tmp/play.yaml"
 node "$node_dir/validate.mjs" "$tmp/play.yaml" >"$tmp/validate.out" ||
