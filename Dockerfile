@@ -1,7 +1,8 @@
 # tokenmint's container image.
 #
 #   docker build -t tokenmint .                  # compiles in a rust image (what users run)
-#   docker build --target prebuilt -t tokenmint .  # packages target/release/tokenmint built on the host
+#   docker build --target prebuilt -t tokenmint .  # packages a binary built on the host:
+#       --build-arg BINARY=path/in/context (default target/release/tokenmint)
 #
 # The image runs as an unprivileged user, writes nothing outside its mounted
 # volumes (so it runs with a read-only root filesystem) and listens on
@@ -11,7 +12,8 @@
 # `tokenmint keygen --alg ES256|ES384|EdDSA` works inside the image; RSA keys
 # need the `openssl` command, which the image does not carry (README, "Containers").
 
-ARG RUST_VERSION=1.88
+# The oldest rustc the locked dependencies build with (notify-types needs 1.91).
+ARG RUST_VERSION=1.91
 ARG DEBIAN=bookworm
 
 FROM docker.io/library/rust:${RUST_VERSION}-${DEBIAN} AS build
@@ -46,7 +48,8 @@ CMD ["serve"]
 
 # The example resource server (examples/resource_server.rs), for docker-compose.yml.
 FROM docker.io/library/debian:${DEBIAN}-slim AS resource-server-prebuilt
-COPY target/release/resource_server /usr/local/bin/resource_server
+ARG RESOURCE_SERVER_BINARY=target/release/resource_server
+COPY ${RESOURCE_SERVER_BINARY} /usr/local/bin/resource_server
 USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/resource_server"]
 
@@ -56,7 +59,8 @@ USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/resource_server"]
 
 FROM base AS prebuilt
-COPY target/release/tokenmint /usr/local/bin/tokenmint
+ARG BINARY=target/release/tokenmint
+COPY ${BINARY} /usr/local/bin/tokenmint
 
 # The default (last) stage: built from source.
 FROM base AS runtime

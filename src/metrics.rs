@@ -131,6 +131,9 @@ impl Metrics {
         for result in ["success", "failure"] {
             metrics.config_reloads.with_label_values(&[result]);
         }
+        for reason in crate::auth::Reason::LABELS {
+            metrics.auth_failures.with_label_values(&[reason]);
+        }
         metrics
             .last_reload_success
             .set(crate::token::unix_now() as f64);

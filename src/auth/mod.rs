@@ -67,6 +67,32 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every `label`, for series that exist from the start at 0 (the first
+    /// failure of a kind then shows in `rate()`).
+    pub const LABELS: [&'static str; 21] = [
+        "no_credentials",
+        "unknown_client",
+        "wrong_secret",
+        "method_not_allowed",
+        "throttled",
+        "busy",
+        "internal",
+        "malformed_assertion",
+        "assertion_alg",
+        "assertion_typ",
+        "unknown_key",
+        "bad_signature",
+        "wrong_audience",
+        "assertion_expired",
+        "assertion_not_yet_valid",
+        "assertion_lifetime",
+        "missing_jti",
+        "replayed",
+        "wrong_subject",
+        "unknown_issuer",
+        "keys_unavailable",
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Self::NoCredentials => "no_credentials",
@@ -483,5 +509,40 @@ impl Authenticator<'_> {
                 .await
                 .map_err(|_| Reason::KeysUnavailable),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_label_is_listed_for_the_series_made_at_start() {
+        use Reason::*;
+        for reason in [
+            NoCredentials,
+            UnknownClient,
+            WrongSecret,
+            MethodNotAllowed,
+            Busy,
+            Internal,
+            MalformedAssertion,
+            AssertionAlg,
+            AssertionTyp,
+            UnknownKey,
+            BadSignature,
+            WrongAudience,
+            AssertionExpired,
+            AssertionNotYetValid,
+            AssertionLifetime,
+            MissingJti,
+            Replayed,
+            WrongSubject,
+            UnknownIssuer,
+            KeysUnavailable,
+        ] {
+            assert!(Reason::LABELS.contains(&reason.label()), "{reason:?}");
+        }
+        assert!(Reason::LABELS.contains(&"throttled"));
     }
 }

@@ -242,3 +242,82 @@ async fn a_jwks_uri_that_hangs_is_huge_or_garbage_fails_only_its_client() {
     // Nothing was a 5xx, and good keeps working.
     assert_eq!(status(&app, &signed("good")).await, 200);
 }
+
+#[tokio::test]
+async fn kubernetes_spiffe_and_github_tokens_verify_with_keys_each_platform_serves_over_https() {
+    let (k8s_key, spire_key, gh_key) = (
+        ClientKey::new("RS256", Some("sa-key-1")),
+        ClientKey::new("ES256", Some("spire-1")),
+        ClientKey::new("RS256", Some("gh-1")),
+    );
+    let k8s = platform(vec![k8s_key.jwk.clone()]).await;
+    let spire = platform(vec![spire_key.jwk.clone()]).await;
+    let gh = platform(vec![gh_key.jwk.clone()]).await;
+    let mut extra = String::new();
+    for (name, p, aud) in [
+        ("cluster", &k8s, ISSUER),
+        ("spire", &spire, "tokenmint"),
+        ("github", &gh, ISSUER),
+    ] {
+        extra.push_str(&format!(
+            "[[trusted_issuers]]\nname = \"{name}\"\nissuer = \"{}\"\ndiscovery = true\nca_file = {:?}\naudience = \"{aud}\"\n",
+            p.base,
+            p.ca.display().to_string()
+        ));
+    }
+    let bind = |id: &str, issuer: &str, subject: &str| {
+        format!("[[clients]]\nid = \"{id}\"\nauth_methods = [\"private_key_jwt\"]\nfederated = {{ issuer = \"{issuer}\", subject = \"{subject}\" }}\n")
+    };
+    let clients = [
+        bind(
+            "billing",
+            "cluster",
+            "system:serviceaccount:payments:billing",
+        ),
+        bind("api", "spire", "spiffe://example.org/ns/prod/sa/api"),
+        bind("deployer", "github", "repo:acme/app:ref:refs/heads/main"),
+    ]
+    .concat();
+    let app = spawn_app_with(|cfg| {
+        cfg.extra = extra;
+        cfg.clients = clients;
+    })
+    .await;
+    let now = unix_now();
+    // As the kube-apiserver projects it (audience = tokenmint's issuer).
+    let sa = k8s_key.sign(&json!({
+        "aud": [ISSUER], "exp": now + 3600, "iat": now, "nbf": now, "iss": k8s.base,
+        "kubernetes.io": {"namespace": "payments", "node": {"name": "node-1", "uid": "5e1a"},
+            "pod": {"name": "billing-7c9d", "uid": "0b3c"}, "serviceaccount": {"name": "billing", "uid": "9f2e"}},
+        "sub": "system:serviceaccount:payments:billing",
+    }));
+    // A SPIRE JWT-SVID.
+    let svid = spire_key.sign(&json!({"aud": ["tokenmint"], "exp": now + 300, "iat": now,
+        "iss": spire.base, "sub": "spiffe://example.org/ns/prod/sa/api"}));
+    // A GitHub Actions OIDC token.
+    let actions = gh_key.sign(&json!({"actor": "octocat", "aud": ISSUER, "base_ref": "", "event_name": "push",
+        "exp": now + 300, "head_ref": "", "iat": now, "iss": gh.base, "job_workflow_ref": "acme/app/.github/workflows/deploy.yml@refs/heads/main",
+        "jti": "6f0c0a6e-1a2b", "nbf": now - 5, "ref": "refs/heads/main", "ref_type": "branch", "repository": "acme/app",
+        "repository_owner": "acme", "run_id": "42", "sub": "repo:acme/app:ref:refs/heads/main", "workflow": "deploy"}));
+    for (token, id, p) in [
+        (&sa, "billing", &k8s),
+        (&svid, "api", &spire),
+        (&actions, "deployer", &gh),
+    ] {
+        let res = app.post_form("/oauth2/token", &form(token, "")).await;
+        assert_eq!(res.status(), 200, "{id}");
+        let body: Value = res.json().await.unwrap();
+        let claims = app
+            .validate(body["access_token"].as_str().unwrap(), AUDIENCE)
+            .await;
+        assert_eq!(claims["client_id"], id);
+        assert_eq!(claims["federated_iss"], p.base.as_str());
+        assert_eq!(p.fetches.load(Ordering::SeqCst), 1, "{id}: one JWKS fetch");
+    }
+    // One platform's key never verifies for another: SPIRE's key signing a cluster token.
+    let forged = spire_key.sign(
+        &json!({"aud": [ISSUER], "exp": now + 600, "iat": now, "iss": k8s.base,
+        "sub": "system:serviceaccount:payments:billing"}),
+    );
+    assert_eq!(status(&app, &forged).await, 401);
+}
