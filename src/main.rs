@@ -20,6 +20,9 @@ fn main() -> ExitCode {
     // threads within about a second, even when nothing else allocates;
     // without them it waits for the next allocations (measured: 62 MB kept
     // after 2 000 slow connections were cut). Best effort.
+    // One thread purges every arena: on two cores, one per core competed
+    // with the workers under load.
+    let _ = tikv_jemalloc_ctl::max_background_threads::write(1);
     let _ = tikv_jemalloc_ctl::background_thread::write(true);
     let cli = Cli::parse();
     let config = cli.config_path();
