@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use crate::config::{LoadedConfig, ServerSettings};
 use crate::metrics::Metrics;
 use crate::state::{AppState, Snapshot};
-use crate::telemetry::access_log;
+use crate::telemetry::{access_log, own_headers};
 
 pub struct Application {
     port: u16,
@@ -202,6 +202,7 @@ fn admin_server(
         App::new()
             .app_data(state.clone())
             .configure(crate::routes::admin)
+            .wrap(from_fn(own_headers))
     })
     .disable_signals()
     .workers(1)

@@ -3,11 +3,13 @@
 //! required (400 `invalid_request`, not 415), the body capped while it
 //! streams. Parsing it is `oauth::request`'s job.
 
+use std::pin::Pin;
 use std::time::Duration;
 
 use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
-use actix_web::web::{self, Bytes};
+use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::HttpRequest;
+use futures_core::Stream;
 
 use crate::oauth::credentials::AuthHeader;
 use crate::oauth::OAuthError;
@@ -22,6 +24,7 @@ pub async fn read_form_body(
     deadline: Duration,
 ) -> Result<Bytes, OAuthError> {
     let too_large = OAuthError::PayloadTooLarge { limit: BODY_LIMIT };
+    let mut expected = 0;
     if let Some(len) = req.headers().get(CONTENT_LENGTH) {
         let len = len
             .to_str()
@@ -31,6 +34,7 @@ pub async fn read_form_body(
         if len > BODY_LIMIT as u64 {
             return Err(too_large);
         }
+        expected = len as usize;
     }
     let is_form = req
         .headers()
@@ -46,11 +50,57 @@ pub async fn read_form_body(
             "Content-Type must be application/x-www-form-urlencoded",
         ));
     }
-    tokio::time::timeout(deadline, payload.to_bytes_limited(BODY_LIMIT))
-        .await
-        .map_err(|_| OAuthError::RequestTimeout)?
-        .map_err(|_| too_large.clone())?
-        .map_err(|_| OAuthError::invalid_request("could not read the request body"))
+    match tokio::time::timeout(deadline, collect(payload, expected)).await {
+        Err(_) => Err(OAuthError::RequestTimeout),
+        Ok(Err(Unread::TooLarge)) => Err(too_large),
+        Ok(Err(Unread::Broken)) => Err(OAuthError::invalid_request(
+            "could not read the request body",
+        )),
+        Ok(Ok(body)) => Ok(body),
+    }
+}
+
+enum Unread {
+    TooLarge,
+    Broken,
+}
+
+/// The body, at most [`BODY_LIMIT`] bytes. One that arrives in one piece
+/// (the usual case: it came in the same read as its head) is that piece,
+/// not copied; pieces are gathered in a buffer sized from `Content-Length`.
+/// actix-web's `to_bytes_limited` reserves 32 KiB for every body instead:
+/// an allocation per request, and 32 KiB of address space per slow client.
+async fn collect(mut payload: web::Payload, expected: usize) -> Result<Bytes, Unread> {
+    let Some(first) = next_chunk(&mut payload).await? else {
+        return Ok(Bytes::new());
+    };
+    let Some(second) = next_chunk(&mut payload).await? else {
+        return if first.len() > BODY_LIMIT {
+            Err(Unread::TooLarge)
+        } else {
+            Ok(first)
+        };
+    };
+    let wanted = expected.max(first.len() + second.len()).min(BODY_LIMIT);
+    let mut body = BytesMut::with_capacity(wanted);
+    let mut chunk = Some(second);
+    body.extend_from_slice(&first);
+    while let Some(piece) = chunk {
+        if body.len() + piece.len() > BODY_LIMIT {
+            return Err(Unread::TooLarge);
+        }
+        body.extend_from_slice(&piece);
+        chunk = next_chunk(&mut payload).await?;
+    }
+    Ok(body.freeze())
+}
+
+async fn next_chunk(payload: &mut web::Payload) -> Result<Option<Bytes>, Unread> {
+    match std::future::poll_fn(|cx| Pin::new(&mut *payload).poll_next(cx)).await {
+        None => Ok(None),
+        Some(Ok(chunk)) => Ok(Some(chunk)),
+        Some(Err(_)) => Err(Unread::Broken),
+    }
 }
 
 /// The `Authorization` field(s) as the OAuth layer takes them.

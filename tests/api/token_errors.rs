@@ -92,10 +92,22 @@ async fn post_with(app: &TestApp, headers: &[(&str, &str)], body: &str) -> reqwe
 /// Sends `request` as it is to the public listener and returns the status
 /// of the response, `None` when the server closed without answering.
 async fn raw_status(app: &TestApp, request: &[u8]) -> Option<u16> {
+    raw_status_in_pieces(app, &[request]).await
+}
+
+/// [`raw_status`] for a request written in `pieces`, 50 ms apart, so that
+/// the server reads them separately.
+async fn raw_status_in_pieces(app: &TestApp, pieces: &[&[u8]]) -> Option<u16> {
     let addr = app.address.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    // The server may answer and close before reading everything we send.
-    let _ = stream.write_all(request).await;
+    for (i, piece) in pieces.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The server may answer and close before reading everything we send.
+        let _ = stream.write_all(piece).await;
+        let _ = stream.flush().await;
+    }
     let mut buf = Vec::new();
     let read = async {
         let mut chunk = [0u8; 4096];
@@ -814,6 +826,47 @@ async fn a_chunked_body_over_8_kib_is_413() {
     );
 
     assert_eq!(raw_status(&app, &request).await, Some(413));
+}
+
+#[tokio::test]
+async fn a_body_that_arrives_in_pieces_is_read_whole() {
+    let app = spawn_app().await;
+    let body = b"grant_type=client_credentials&scope=admin";
+    let (first, rest) = body.split_at(11);
+    let (second, third) = rest.split_at(10);
+    let head = raw_request(
+        &format!("Content-Type: {FORM}\r\nContent-Length: {}\r\n", body.len()),
+        b"",
+    );
+
+    let status = raw_status_in_pieces(&app, &[&head, first, second, third]).await;
+
+    assert_eq!(status, Some(200));
+}
+
+#[tokio::test]
+async fn a_chunked_body_in_pieces_is_read_whole_and_capped_at_8_kib() {
+    let app = spawn_app().await;
+    let head = raw_request(
+        &format!("Content-Type: {FORM}\r\nTransfer-Encoding: chunked\r\n"),
+        b"",
+    );
+    let good = [
+        b"b\r\ngrant_type=\r\n".as_slice(),
+        b"12\r\nclient_credentials\r\n",
+        b"0\r\n\r\n",
+    ];
+    let mut pieces = vec![head.as_slice()];
+    pieces.extend(good);
+    assert_eq!(raw_status_in_pieces(&app, &pieces).await, Some(200));
+
+    // Three chunks of 3 000 bytes: each is small, together they pass 8 KiB.
+    let filler = format!("bb8\r\n{}\r\n", "a".repeat(3000));
+    let start = "20\r\ngrant_type=client_credentials&x=\r\n";
+    let mut pieces = vec![head.as_slice(), start.as_bytes()];
+    pieces.extend([filler.as_bytes(); 3]);
+    pieces.push(b"0\r\n\r\n");
+    assert_eq!(raw_status_in_pieces(&app, &pieces).await, Some(413));
 }
 
 // ---- robustness ----
