@@ -14,6 +14,7 @@ use anyhow::Context as _;
 
 use crate::config::{LoadedConfig, ServerSettings};
 use crate::metrics::Metrics;
+use crate::routes::in_flight;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::{access_log, own_headers};
 
@@ -180,6 +181,10 @@ fn public_server(
     // which bound what one stream or connection makes the server buffer.
     .client_request_timeout(server.request_timeout)
     .max_connections(connections_per_worker(server, server.workers))
+    .on_connect(in_flight::on_connect(connections_per_worker(
+        server,
+        server.workers,
+    )))
     .h2_initial_window_size(16 * 1024)
     .h2_initial_connection_window_size(64 * 1024);
     if server.workers > 0 {

@@ -13,11 +13,12 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage};
+use actix_web::{web, HttpMessage, ResponseError};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
-use crate::routes::Note;
+use crate::oauth::OAuthError;
+use crate::routes::{in_flight, Note};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -135,7 +136,7 @@ fn request_id(req: &ServiceRequest) -> HeaderValue {
 /// counter, and the `X-Request-Id` on every response.
 pub async fn access_log(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     own_header_values(req.headers_mut());
@@ -143,7 +144,20 @@ pub async fn access_log(
     let draining = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.is_draining());
-    let mut res = next.call(req).await?;
+    // Held until the answer is ready; `None` inside: no room (503).
+    let slot = req.conn_data::<in_flight::Connection>().map(|c| c.enter());
+    let mut res = if let Some(None) = slot {
+        req.extensions_mut().insert(Note {
+            error: Some("temporarily_unavailable"),
+            reason: Some("in_flight"),
+            ..Note::default()
+        });
+        req.into_response(OAuthError::InFlight.error_response())
+            .map_into_right_body()
+    } else {
+        next.call(req).await?.map_into_left_body()
+    };
+    drop(slot);
     let elapsed = start.elapsed();
     res.headers_mut().insert(REQUEST_ID, id.clone());
     // Draining (SIGTERM): a kept-alive HTTP/1.1 client is told to

@@ -32,6 +32,10 @@ pub enum OAuthError {
     /// Too many slow secret checks in progress (503).
     #[error("temporarily_unavailable: busy, retry after {retry_after} s")]
     Busy { retry_after: u64 },
+    /// Too many requests in progress on one connection or one worker
+    /// (`routes::in_flight`, 503).
+    #[error("temporarily_unavailable: too many requests in flight")]
+    InFlight,
     /// The body did not arrive within `server.request_timeout` (408).
     #[error("request body too slow")]
     RequestTimeout,
@@ -68,7 +72,9 @@ impl OAuthError {
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
-            Self::Throttled { .. } | Self::Busy { .. } => "temporarily_unavailable",
+            Self::Throttled { .. } | Self::Busy { .. } | Self::InFlight => {
+                "temporarily_unavailable"
+            }
             Self::ServerError => "server_error",
         }
     }
@@ -81,7 +87,7 @@ impl OAuthError {
             Self::PayloadTooLarge { .. } => 413,
             Self::RequestTimeout => 408,
             Self::MethodNotAllowed { .. } => 405,
-            Self::Busy { .. } => 503,
+            Self::Busy { .. } | Self::InFlight => 503,
             Self::ServerError => 500,
             _ => 400,
         }
@@ -98,6 +104,7 @@ impl OAuthError {
             | Self::InvalidClient { description: t, .. } => Cow::Borrowed(t),
             Self::Throttled { .. } => "too many failed client authentications; retry later".into(),
             Self::Busy { .. } => "too many client authentications in progress; retry later".into(),
+            Self::InFlight => "too many requests in progress; retry later".into(),
             Self::PayloadTooLarge { limit } => {
                 format!("request body larger than {limit} bytes").into()
             }

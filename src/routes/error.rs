@@ -29,6 +29,12 @@ impl ResponseError for OAuthError {
             Self::Throttled { retry_after } | Self::Busy { retry_after } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
+            // Its body is never read: an HTTP/1.1 connection cannot be
+            // reused after it.
+            Self::InFlight => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+                res.force_close();
+            }
             Self::MethodNotAllowed { allow } => {
                 res.insert_header((header::ALLOW, *allow));
             }

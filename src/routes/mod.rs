@@ -8,6 +8,7 @@ mod body;
 mod client;
 mod discovery;
 mod error;
+pub mod in_flight;
 mod introspect;
 mod jwks;
 mod ops;

@@ -224,3 +224,65 @@ fn an_expired_or_expiring_certificate_is_a_check_config_warning_not_an_error() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("expired"), "{stderr}");
 }
+
+/// A request body that never comes.
+struct NeverEnding;
+
+impl futures_core::Stream for NeverEnding {
+    type Item = Result<Vec<u8>, std::io::Error>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Pending
+    }
+}
+
+#[tokio::test]
+async fn one_http2_connection_gets_100_requests_in_flight_and_503_past_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_cert(dir.path(), None);
+    let app = spawn_app_with(|c| {
+        c.tls = Some((cert.cert.clone(), cert.key.clone()));
+        c.server = "request_timeout = 3".into();
+    })
+    .await;
+    let base = format!(
+        "https://localhost:{}",
+        app.address.rsplit(':').next().unwrap()
+    );
+    let http = client(&cert.pem, b"h2");
+    // The connection exists before the flood, so all of it shares it.
+    token_over(&http, &base).await;
+
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..150 {
+        let request = http
+            .post(format!("{base}/oauth2/token"))
+            .basic_auth("svc", Some("svc-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(reqwest::Body::wrap_stream(NeverEnding));
+        flood.spawn(async move {
+            let res = request.send().await.unwrap();
+            let retry_after = res.headers().get("retry-after").cloned();
+            let status = res.status().as_u16();
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            (status, retry_after, body)
+        });
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    while let Some(answer) = flood.join_next().await {
+        let (status, retry_after, body) = answer.unwrap();
+        if status == 503 {
+            assert_eq!(body["error"], "temporarily_unavailable");
+            assert_eq!(retry_after.unwrap(), "1");
+        }
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+
+    // 100 waited for their bodies until request_timeout; the rest were
+    // refused without waiting.
+    assert_eq!(statuses, [(408, 100), (503, 50)].into());
+    token_over(&client(&cert.pem, b"h2"), &base).await;
+}

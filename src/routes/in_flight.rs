@@ -1,0 +1,121 @@
+//! How many requests may be in progress at once, per connection and per
+//! worker. HTTP/1.1 has one request at a time per connection, so
+//! `server.max_connections` bounds it; HTTP/2 multiplexes, and actix-web
+//! neither advertises `SETTINGS_MAX_CONCURRENT_STREAMS` nor bounds streams.
+//! Measured before: one connection opened 5 000 token requests whose bodies
+//! never came, each holding a handler until `request_timeout` (+26 MB).
+//! Past either bound a request is answered 503 `temporarily_unavailable`
+//! at once, without reading its body.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::rc::Rc;
+
+use actix_web::dev::Extensions;
+
+/// RFC 9113 §6.5.2 asks that a server allow at least 100 concurrent
+/// streams.
+pub const PER_CONNECTION: u32 = 100;
+
+thread_local! {
+    // Each actix worker is one thread, and a request is served on the
+    // worker that accepted its connection.
+    static WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Per-connection state, made by [`on_connect`] and found through
+/// `conn_data`.
+pub struct Connection {
+    requests: Rc<Cell<u32>>,
+    worker_limit: usize,
+}
+
+/// `HttpServer::on_connect` hook: `worker_limit` is the worker's share of
+/// `server.max_connections`, so HTTP/2 can keep no more requests in flight
+/// than HTTP/1.1 could.
+pub fn on_connect(worker_limit: usize) -> impl Fn(&dyn Any, &mut Extensions) + Send + Sync {
+    move |_, extensions| {
+        extensions.insert(Connection {
+            requests: Rc::default(),
+            worker_limit,
+        });
+    }
+}
+
+impl Connection {
+    /// A place for one more request, or `None` when this connection or
+    /// this worker has no room.
+    pub fn enter(&self) -> Option<Slot> {
+        let on_connection = self.requests.get();
+        if on_connection >= PER_CONNECTION {
+            return None;
+        }
+        let admitted = WORKER.with(|worker| {
+            let n = worker.get();
+            let room = n < self.worker_limit;
+            if room {
+                worker.set(n + 1);
+            }
+            room
+        });
+        if !admitted {
+            return None;
+        }
+        self.requests.set(on_connection + 1);
+        Some(Slot {
+            requests: Rc::clone(&self.requests),
+        })
+    }
+}
+
+/// One request in progress; its place is given back when it is dropped.
+pub struct Slot {
+    requests: Rc<Cell<u32>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.requests.set(self.requests.get().saturating_sub(1));
+        WORKER.with(|worker| worker.set(worker.get().saturating_sub(1)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_gets_at_most_its_share_and_places_come_back() {
+        let connection = Connection {
+            requests: Rc::default(),
+            worker_limit: 1_000,
+        };
+        let slots: Vec<Slot> = (0..PER_CONNECTION)
+            .map(|_| connection.enter().expect("room"))
+            .collect();
+
+        assert!(connection.enter().is_none());
+        drop(slots);
+        assert!(connection.enter().is_some());
+    }
+
+    #[test]
+    fn the_worker_bound_holds_across_connections() {
+        let connections: Vec<Connection> = (0..3)
+            .map(|_| Connection {
+                requests: Rc::default(),
+                worker_limit: 150,
+            })
+            .collect();
+        let mut slots = Vec::new();
+        for connection in &connections {
+            while let Some(slot) = connection.enter() {
+                slots.push(slot);
+            }
+        }
+
+        assert_eq!(slots.len(), 150);
+        slots.truncate(149);
+        assert!(connections[2].enter().is_some());
+    }
+}
