@@ -13,6 +13,7 @@ Standard library only, so it runs with the machine's python3.
 import asyncio
 import base64
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -81,6 +82,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def basic(cid, secret):
