@@ -146,9 +146,9 @@ impl Metrics {
         .with_label_values(&[env!("CARGO_PKG_VERSION")])
         .set(1);
         #[cfg(target_os = "linux")]
-        metrics.registry.register(Box::new(
+        metrics.registry.register(Box::new(ProcessMetrics(
             prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
+        )))?;
         Ok(metrics)
     }
 
@@ -171,5 +171,75 @@ impl Metrics {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
+    }
+}
+
+/// The prometheus crate's `process_*` metrics, with
+/// `process_cpu_seconds_total` to the clock tick instead of whole seconds:
+/// the crate truncates it, so `rate()` over a minute showed an instance
+/// using a tenth of a core as 0 or 1/60.
+#[cfg(target_os = "linux")]
+struct ProcessMetrics(prometheus::process_collector::ProcessCollector);
+
+#[cfg(target_os = "linux")]
+impl prometheus::core::Collector for ProcessMetrics {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.0.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let mut families = self.0.collect();
+        let stat = procfs::process::Process::myself().and_then(|p| p.stat());
+        if let Ok(stat) = stat {
+            let seconds = (stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64;
+            for family in &mut families {
+                if family.name() == "process_cpu_seconds_total" {
+                    for metric in family.mut_metric() {
+                        let mut counter = prometheus::proto::Counter::default();
+                        counter.set_value(seconds);
+                        metric.set_counter(counter);
+                    }
+                }
+            }
+        }
+        families
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use prometheus::core::Collector;
+
+    fn cpu_ticks() -> u64 {
+        let stat = procfs::process::Process::myself().unwrap().stat().unwrap();
+        stat.utime + stat.stime
+    }
+
+    #[test]
+    fn process_cpu_seconds_count_ticks_not_whole_seconds() {
+        let ticks = procfs::ticks_per_second();
+        // Spin until the process's CPU time is at least half a second past
+        // a whole second, where truncating would be off by ≥ 0.5 s.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while cpu_ticks() % ticks < ticks / 2 && std::time::Instant::now() < deadline {}
+        let expected = cpu_ticks() as f64 / ticks as f64;
+
+        let families =
+            ProcessMetrics(prometheus::process_collector::ProcessCollector::for_self()).collect();
+
+        let cpu = families
+            .iter()
+            .find(|f| f.name() == "process_cpu_seconds_total")
+            .expect("process_cpu_seconds_total is exported");
+        let reported = cpu.get_metric()[0].get_counter().get_value();
+        let slack = 5.0 / ticks as f64;
+        assert!(
+            (reported - expected).abs() < slack,
+            "reported {reported} s, the process had used {expected} s"
+        );
+        assert!(families
+            .iter()
+            .any(|f| f.name() == "process_resident_memory_bytes"));
     }
 }
