@@ -3,7 +3,7 @@
 //! carry a secret or a token; SIGTERM exits 0).
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::helpers::private_ca;
@@ -171,6 +171,22 @@ pub(crate) fn serve(
     serve_with_env(config, &[])
 }
 
+/// A config for [`serve`] in `dir`: port 0, one worker, a key generated at
+/// start, the default clients; `server_extra` is more `[server]` lines.
+fn serve_config(dir: &Path, server_extra: &str) -> PathBuf {
+    let config = dir.join("tm.toml");
+    let keys = dir.join("keys");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"http://127.0.0.1\"\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n{server_extra}[keys]\ndir = {keys:?}\ngenerate_if_missing = true\n[tokens]\naudience = [\"https://api.example.com\"]\n{}",
+            helpers::DEFAULT_CLIENTS
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// [`serve`] with more environment variables.
 #[allow(clippy::zombie_processes)] // returned to the caller, which waits for it
 pub(crate) fn serve_with_env(
@@ -230,16 +246,7 @@ pub(crate) fn serve_with_env(
 #[tokio::test]
 async fn serve_logs_requests_without_secrets_or_tokens_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys");
-    let config = dir.path().join("tm.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "issuer = \"http://127.0.0.1\"\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n[keys]\ndir = {keys:?}\ngenerate_if_missing = true\n[tokens]\naudience = [\"https://api.example.com\"]\n{}",
-            helpers::DEFAULT_CLIENTS
-        ),
-    )
-    .unwrap();
+    let config = serve_config(dir.path(), "");
     let (child, port, logs) = serve(&config);
     let base = format!("http://127.0.0.1:{port}");
     let http = helpers::http_client(None);
@@ -669,16 +676,7 @@ async fn inspect_says_what_it_expected_and_found_for_an_expired_or_foreign_token
 #[tokio::test]
 async fn sigterm_makes_readyz_503_at_once_and_keeps_serving_for_drain_seconds() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys");
-    let config = dir.path().join("tm.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "issuer = \"http://127.0.0.1\"\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\ndrain_seconds = 2\n[keys]\ndir = {keys:?}\ngenerate_if_missing = true\n[tokens]\naudience = [\"https://api.example.com\"]\n{}",
-            helpers::DEFAULT_CLIENTS
-        ),
-    )
-    .unwrap();
+    let config = serve_config(dir.path(), "drain_seconds = 2\n");
     let (mut child, port, _logs) = serve(&config);
     let base = format!("http://127.0.0.1:{port}");
     let http = helpers::http_client(None);
@@ -841,16 +839,7 @@ fn check_config_says_which_key_signs_which_will_and_which_may_be_removed() {
 #[tokio::test]
 async fn a_pod_with_kubernetes_service_link_variables_starts_and_serves() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys");
-    let config = dir.path().join("tm.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "issuer = \"http://127.0.0.1\"\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n[keys]\ndir = {keys:?}\ngenerate_if_missing = true\n[tokens]\naudience = [\"https://api.example.com\"]\n{}",
-            helpers::DEFAULT_CLIENTS
-        ),
-    )
-    .unwrap();
+    let config = serve_config(dir.path(), "");
     // What a Service named `tokenmint` injects into every pod.
     let links = [
         ("TOKENMINT_PORT", "tcp://10.0.0.1:443"),
@@ -885,16 +874,7 @@ async fn a_pod_with_kubernetes_service_link_variables_starts_and_serves() {
 async fn malformed_requests_are_not_logged_as_errors() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys");
-    let config = dir.path().join("tm.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "issuer = \"http://127.0.0.1\"\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n[keys]\ndir = {keys:?}\ngenerate_if_missing = true\n[tokens]\naudience = [\"https://api.example.com\"]\n{}",
-            helpers::DEFAULT_CLIENTS
-        ),
-    )
-    .unwrap();
+    let config = serve_config(dir.path(), "");
     let (mut child, port, logs) = serve(&config);
     // Requests actix-http refuses before routing: bad framing, a bad version.
     for raw in [
