@@ -237,8 +237,9 @@ pub async fn try_spawn_app_with(edit: impl FnOnce(&mut TestConfig)) -> anyhow::R
     })
 }
 
-/// A reqwest client on rustls with the ring provider; `ca` is trusted if given.
-pub fn http_client(ca: Option<&[u8]>) -> reqwest::Client {
+/// A rustls client config on the ring provider; `ca` (PEM) is trusted if
+/// given.
+pub fn tls_config(ca: Option<&[u8]>) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     if let Some(pem) = ca {
         use rustls::pki_types::pem::PemObject;
@@ -246,15 +247,19 @@ pub fn http_client(ca: Option<&[u8]>) -> reqwest::Client {
             roots.add(cert.unwrap()).unwrap();
         }
     }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
     .with_root_certificates(roots)
-    .with_no_client_auth();
+    .with_no_client_auth()
+}
+
+/// A reqwest client on rustls with the ring provider; `ca` is trusted if given.
+pub fn http_client(ca: Option<&[u8]>) -> reqwest::Client {
     reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
+        .tls_backend_preconfigured(tls_config(ca))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

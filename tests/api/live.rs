@@ -254,20 +254,8 @@ fn make_cert(name: &str) -> Cert {
 /// An HTTP/1.1 client that trusts `cert` alone, so that it can only talk
 /// to a server presenting it.
 fn trusting(cert: &Cert) -> reqwest::Client {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for der in rustls::pki_types::CertificateDer::pem_slice_iter(cert.pem.as_bytes()) {
-        roots.add(der.unwrap()).unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
+        .tls_backend_preconfigured(helpers::tls_config(Some(cert.pem.as_bytes())))
         .http1_only()
         .build()
         .unwrap()

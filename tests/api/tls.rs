@@ -37,18 +37,7 @@ fn make_cert(dir: &Path, not_after: Option<(i32, u8, u8)>) -> Cert {
 }
 
 fn client(ca_pem: &str, alpn: &[u8]) -> reqwest::Client {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let mut tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let mut tls = helpers::tls_config(Some(ca_pem.as_bytes()));
     tls.alpn_protocols = vec![alpn.to_vec()];
     let builder = reqwest::Client::builder().tls_backend_preconfigured(tls);
     if alpn == b"h2" {
