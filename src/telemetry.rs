@@ -206,7 +206,7 @@ pub async fn access_log(
 }
 
 /// For a listener without the access log (the admin one): only
-/// [`own_header_values`].
+/// `own_header_values`.
 pub async fn own_headers(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
