@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::ConnectionType;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use actix_web::http::{ConnectionType, Version};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 use tracing_subscriber::EnvFilter;
@@ -144,20 +144,14 @@ pub async fn access_log(
     let draining = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.is_draining());
-    // Held until the answer is ready; `None` inside: no room (503).
+    // Held by the answer's body until it is sent; `None` inside: no room.
     let slot = req.conn_data::<in_flight::Connection>().map(|c| c.enter());
-    let mut res = if let Some(None) = slot {
-        req.extensions_mut().insert(Note {
-            error: Some("temporarily_unavailable"),
-            reason: Some("in_flight"),
-            ..Note::default()
-        });
-        req.into_response(OAuthError::InFlight.error_response())
-            .map_into_right_body()
-    } else {
-        next.call(req).await?.map_into_left_body()
+    let (res, slot) = match slot {
+        Some(None) => (refuse(req), None),
+        Some(slot) => (next.call(req).await?.map_into_boxed_body(), slot),
+        None => (next.call(req).await?.map_into_boxed_body(), None),
     };
-    drop(slot);
+    let mut res = res.map_body(|_, body| in_flight::Held::new(body, slot));
     let elapsed = start.elapsed();
     res.headers_mut().insert(REQUEST_ID, id.clone());
     // Draining (SIGTERM): a kept-alive HTTP/1.1 client is told to
@@ -203,6 +197,22 @@ pub async fn access_log(
         "request"
     );
     Ok(res)
+}
+
+/// 503 for a request that found no room (`routes::in_flight`). Over
+/// HTTP/2 without a body, so that flow control cannot keep it pending.
+fn refuse(req: ServiceRequest) -> ServiceResponse {
+    req.extensions_mut().insert(Note {
+        error: Some("temporarily_unavailable"),
+        reason: Some("in_flight"),
+        ..Note::default()
+    });
+    let mut res = OAuthError::InFlight.error_response();
+    if req.version() == Version::HTTP_2 {
+        res.headers_mut().remove(CONTENT_TYPE);
+        res = res.set_body(BoxBody::new(()));
+    }
+    req.into_response(res)
 }
 
 /// For a listener without the access log (the admin one): only

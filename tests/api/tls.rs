@@ -256,7 +256,7 @@ async fn one_http2_connection_gets_100_requests_in_flight_and_503_past_them() {
             let res = request.send().await.unwrap();
             let retry_after = res.headers().get("retry-after").cloned();
             let status = res.status().as_u16();
-            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            let body = res.bytes().await.unwrap_or_default();
             (status, retry_after, body)
         });
     }
@@ -264,7 +264,8 @@ async fn one_http2_connection_gets_100_requests_in_flight_and_503_past_them() {
     while let Some(answer) = flood.join_next().await {
         let (status, retry_after, body) = answer.unwrap();
         if status == 503 {
-            assert_eq!(body["error"], "temporarily_unavailable");
+            // Over HTTP/2 a refusal is its HEADERS frame alone.
+            assert!(body.is_empty(), "{body:?}");
             assert_eq!(retry_after.unwrap(), "1");
         }
         *statuses.entry(status).or_insert(0) += 1;
@@ -274,4 +275,59 @@ async fn one_http2_connection_gets_100_requests_in_flight_and_503_past_them() {
     // refused without waiting.
     assert_eq!(statuses, [(408, 100), (503, 50)].into());
     token_over(&client(&cert.pem, b"h2"), &base).await;
+}
+
+#[tokio::test]
+async fn an_http2_peer_that_grants_no_window_holds_at_most_100_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_cert(dir.path(), None);
+    let app = spawn_app_with(|c| c.tls = Some((cert.cert.clone(), cert.key.clone()))).await;
+    let port = app.address.rsplit(':').next().unwrap().to_string();
+    let mut tls = helpers::tls_config(Some(cert.pem.as_bytes()));
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    // A stream window of 0: the server may send headers but no body.
+    let (mut peer, connection) = h2::client::Builder::new()
+        .initial_window_size(0)
+        .handshake::<_, actix_web::web::Bytes>(stream)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+
+    let mut pending = Vec::new();
+    for _ in 0..300 {
+        peer = peer.ready().await.unwrap();
+        let request = http::Request::get(format!("https://localhost:{port}/jwks"))
+            .body(())
+            .unwrap();
+        pending.push(peer.send_request(request, true).unwrap().0);
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for response in pending {
+        let response = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .expect("every stream gets its response head")
+            .unwrap();
+        let status = response.status().as_u16();
+        if status == 503 {
+            assert!(response.body().is_end_stream(), "a refusal has no body");
+            assert_eq!(response.headers()["retry-after"], "1");
+        }
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+
+    // 100 answers wait for a window that never comes and keep their
+    // places; the rest are refused and their streams end.
+    assert_eq!(statuses, [(200, 100), (503, 200)].into());
+    token_over(&client(&cert.pem, b"h2"), &base_of(&port)).await;
+}
+
+fn base_of(port: &str) -> String {
+    format!("https://localhost:{port}")
 }
