@@ -2,11 +2,14 @@
 """One HTTP/2 connection opens N token requests whose bodies never come.
 
     python3 benches/h2_streams.py BINARY [N]     (N defaults to 5000)
+    ROUNDS=4 python3 benches/h2_streams.py BINARY  (4 x N streams, RSS after each)
 
 Needs the `h2` package (pip install h2) and openssl. Starts BINARY with TLS
 (a self-signed certificate made here) on a free 127.0.0.1 port, one worker;
 opens N streams on one connection without sending bodies, ignoring any
-stream limit the server advertises, as an attacker would; prints the
+stream limit the server advertises and never acknowledging received data
+(so the server gets no flow-control window for answers beyond the first
+64 KiB), as an attacker would; prints the
 answers, the server's RSS while the streams are open, whether another
 client is served meanwhile, and the RSS after the client closes. Bounded:
 N streams, about 20 s.
@@ -91,8 +94,12 @@ def pump():
     except (socket.timeout, ssl.SSLWantReadError): return True
 pump()
 conn.remote_settings.max_concurrent_streams = 2**31 - 1  # ignore what the server says: an attacker would
+rounds = int(os.environ.get("ROUNDS", "1"))
 t0 = time.time(); opened = 0
-for i in range(n):
+for i in range(n * rounds):
+    if i and i % n == 0:
+        sock.sendall(conn.data_to_send()); time.sleep(2); pump()
+        print(f"  after {i} streams: RSS {rss():.1f} MB, responses {statuses}", flush=True)
     sid = conn.get_next_available_stream_id()
     try:
         conn.send_headers(sid, [(":method", "POST"), (":scheme", "https"), (":authority", "127.0.0.1"), (":path", "/oauth2/token"),
