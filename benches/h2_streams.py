@@ -14,6 +14,7 @@ answers, the server's RSS while the streams are open, whether another
 client is served meanwhile, and the RSS after the client closes. Bounded:
 N streams, about 20 s.
 """
+import atexit
 import base64
 import os
 import shutil
@@ -56,6 +57,18 @@ scopes = ["a"]
 ''')
 log = open(f"{d}/log.txt", "w")
 proc = subprocess.Popen([binary, "serve", "--config", f"{d}/tm.toml"], stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, RUST_LOG="warn"))
+
+
+@atexit.register
+def stop():
+    """The server goes with the script, whatever ends it."""
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+    log.close()
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def rss():
     for l in open(f"/proc/{proc.pid}/status"):
         if l.startswith("VmRSS"): return int(l.split()[1]) / 1024
@@ -123,6 +136,4 @@ while time.time() < deadline: pump(); time.sleep(0.2)
 print(f"after 12 s more: responses {statuses}; RSS {rss():.1f} MB")
 sock.close(); time.sleep(3)
 print(f"3 s after the client closed: RSS {rss():.1f} MB")
-proc.terminate(); proc.wait(10)
-log.close()
-shutil.rmtree(d, ignore_errors=True)
+
