@@ -146,11 +146,14 @@ pub async fn access_log(
         .is_some_and(|state| state.is_draining());
     // Held by the answer's body until it is sent; `None` inside: no room.
     let slot = req.conn_data::<in_flight::Connection>().map(|c| c.enter());
-    let (res, slot) = match slot {
+    let (res, mut slot) = match slot {
         Some(None) => (refuse(req), None),
         Some(slot) => (next.call(req).await?.map_into_boxed_body(), slot),
         None => (next.call(req).await?.map_into_boxed_body(), None),
     };
+    if let Some(slot) = &mut slot {
+        slot.handled();
+    }
     let mut res = res.map_body(|_, body| in_flight::Held::new(body, slot));
     let elapsed = start.elapsed();
     res.headers_mut().insert(REQUEST_ID, id.clone());

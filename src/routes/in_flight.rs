@@ -7,12 +7,15 @@
 //! Past either bound a request is answered 503 `temporarily_unavailable`
 //! at once, without reading its body.
 //!
-//! A request keeps its place until its answer has been sent, not only
-//! until the handler returns: an HTTP/2 peer that grants no flow-control
-//! window keeps every answer with a body pending, and such streams were
-//! never freed (one connection: +26 MB per 5 000 streams, without bound).
-//! For the same reason a refusal over HTTP/2 has no body (its HEADERS
-//! frame ends the stream, and flow control does not apply to it).
+//! A request keeps its connection place until its answer has been sent,
+//! not only until the handler returns: an HTTP/2 peer that grants no
+//! flow-control window keeps every answer with a body pending, and such
+//! streams were never freed (one connection: +26 MB per 5 000 streams,
+//! without bound). For the same reason a refusal over HTTP/2 has no body
+//! (its HEADERS frame ends the stream; flow control does not apply to it).
+//! The worker's share is given back when the handler returns: handlers end
+//! within `request_timeout`, sends to a peer that withholds its window may
+//! never end, and 50 such connections must not hold a whole worker.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -75,19 +78,31 @@ impl Connection {
         self.requests.set(on_connection + 1);
         Some(Slot {
             requests: Rc::clone(&self.requests),
+            on_worker: true,
         })
     }
 }
 
-/// One request in progress; its place is given back when it is dropped.
+/// One request in progress; its places are given back when it is dropped.
 pub struct Slot {
     requests: Rc<Cell<u32>>,
+    on_worker: bool,
+}
+
+impl Slot {
+    /// Gives the worker's share back (the handler has returned); the
+    /// connection's place stays until the slot is dropped.
+    pub fn handled(&mut self) {
+        if std::mem::take(&mut self.on_worker) {
+            WORKER.with(|worker| worker.set(worker.get().saturating_sub(1)));
+        }
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.handled();
         self.requests.set(self.requests.get().saturating_sub(1));
-        WORKER.with(|worker| worker.set(worker.get().saturating_sub(1)));
     }
 }
 
@@ -156,5 +171,26 @@ mod tests {
         assert_eq!(slots.len(), 150);
         slots.truncate(149);
         assert!(connections[2].enter().is_some());
+    }
+
+    #[test]
+    fn a_handled_request_frees_the_worker_but_not_its_connection() {
+        let busy = Connection {
+            requests: Rc::default(),
+            worker_limit: 100,
+        };
+        let mut sending: Vec<Slot> = (0..PER_CONNECTION)
+            .map(|_| busy.enter().expect("room"))
+            .collect();
+        let other = Connection {
+            requests: Rc::default(),
+            worker_limit: 100,
+        };
+        assert!(other.enter().is_none(), "the worker is full");
+
+        sending.iter_mut().for_each(Slot::handled);
+
+        assert!(busy.enter().is_none(), "answers still being sent");
+        assert!(other.enter().is_some());
     }
 }

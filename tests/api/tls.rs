@@ -281,7 +281,13 @@ async fn one_http2_connection_gets_100_requests_in_flight_and_503_past_them() {
 async fn an_http2_peer_that_grants_no_window_holds_at_most_100_streams() {
     let dir = tempfile::tempdir().unwrap();
     let cert = make_cert(dir.path(), None);
-    let app = spawn_app_with(|c| c.tls = Some((cert.cert.clone(), cert.key.clone()))).await;
+    // One worker whose share is 100 requests being handled: as many as the
+    // peer's stuck answers, which must not count against it.
+    let app = spawn_app_with(|c| {
+        c.tls = Some((cert.cert.clone(), cert.key.clone()));
+        c.server = "max_connections = 100".into();
+    })
+    .await;
     let port = app.address.rsplit(':').next().unwrap().to_string();
     let mut tls = helpers::tls_config(Some(cert.pem.as_bytes()));
     tls.alpn_protocols = vec![b"h2".to_vec()];
@@ -309,6 +315,8 @@ async fn an_http2_peer_that_grants_no_window_holds_at_most_100_streams() {
         pending.push(peer.send_request(request, true).unwrap().0);
     }
     let mut statuses = std::collections::BTreeMap::new();
+    // Kept, so that the peer does not cancel the streams it cannot read.
+    let mut open = Vec::new();
     for response in pending {
         let response = tokio::time::timeout(Duration::from_secs(10), response)
             .await
@@ -320,12 +328,16 @@ async fn an_http2_peer_that_grants_no_window_holds_at_most_100_streams() {
             assert_eq!(response.headers()["retry-after"], "1");
         }
         *statuses.entry(status).or_insert(0) += 1;
+        open.push(response);
     }
 
     // 100 answers wait for a window that never comes and keep their
-    // places; the rest are refused and their streams end.
+    // connection's places; the rest are refused and their streams end. The
+    // worker, its handlers done, still serves others.
     assert_eq!(statuses, [(200, 100), (503, 200)].into());
     token_over(&client(&cert.pem, b"h2"), &base_of(&port)).await;
+    token_over(&client(&cert.pem, b"http/1.1"), &base_of(&port)).await;
+    drop(open);
 }
 
 fn base_of(port: &str) -> String {
