@@ -144,7 +144,9 @@ pub async fn access_log(
     let draining = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.is_draining());
-    // Held by the answer's body until it is sent; `None` inside: no room.
+    // The worker's share is held until the handler returns, the
+    // connection's place by the answer's body until it is sent; `None`
+    // inside: no room.
     let slot = req.conn_data::<in_flight::Connection>().map(|c| c.enter());
     let (res, mut slot) = match slot {
         Some(None) => (refuse(req), None),
