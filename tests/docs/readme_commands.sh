@@ -68,13 +68,13 @@ ln -s "$bin" "$scratch/bin/tokenmint"
 
 # The marked blocks, one file each, headed by where they are in README.md.
 awk -v dir="$scratch/blocks" '
-    /^<!-- ci: run -->[[:space:]]*$/ { mark = 1; next }
-    mark && /^```(sh|bash)[[:space:]]*$/ {
+    /^<!-- ci: run -->[ \t]*$/ { mark = 1; next }
+    mark && /^```(sh|bash)[ \t]*$/ {
         n++; file = sprintf("%s/%02d.sh", dir, n)
         printf "# README.md line %d\n", NR + 1 > file
         inblock = 1; mark = 0; next
     }
-    inblock && /^```[[:space:]]*$/ { inblock = 0; close(file); next }
+    inblock && /^```[ \t]*$/ { inblock = 0; close(file); next }
     inblock { print > file; next }
     NF { mark = 0 }
 ' "$clone/README.md"
