@@ -8,10 +8,11 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::Algorithm;
 use tokenmint::clients::Client;
+use tokenmint::clock::unix_now;
 use tokenmint::config::{AuthMethod, ClientSettings};
 use tokenmint::keys::{generate_pem, KeySet};
-use tokenmint::oauth::grant::Grant;
-use tokenmint::token::{unix_now, Minter};
+use tokenmint::token::Grant;
+use tokenmint::token::Minter;
 
 fn client() -> Client {
     Client::new(

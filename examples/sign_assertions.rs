@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
             .to_string()
             .as_bytes(),
     );
-    let now = tokenmint::token::unix_now();
+    let now = tokenmint::clock::unix_now();
     let key = Arc::new(key);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let per = args.count.div_ceil(threads);

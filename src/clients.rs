@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{AssertionKeys, ClientSecret, ClientSettings, IssuerSettings};
 use crate::crypto::{ct_eq, sha256};
-use crate::oauth::scope::ScopeSet;
+use crate::scope::ScopeSet;
 use crate::secret_hash::SecretHash;
 use crate::token::ClientClaims;
 

@@ -3,18 +3,23 @@
 //! library; tests start [`startup::Application`] on port 0.
 
 pub mod auth;
+pub mod ca;
 pub mod cli;
 pub mod clients;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod crypto;
+pub mod http;
+pub mod jose;
 pub mod jwks;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
+pub mod pem;
 pub mod reload;
-pub mod rfc3339;
 pub mod routes;
+pub mod scope;
 pub mod secret_hash;
 pub mod startup;
 pub mod state;
@@ -22,6 +27,5 @@ pub mod telemetry;
 pub mod throttle;
 pub mod tls;
 pub mod token;
-pub mod watch;
 
 pub use startup::Application;

@@ -131,12 +131,12 @@ impl Metrics {
         for result in ["success", "failure"] {
             metrics.config_reloads.with_label_values(&[result]);
         }
-        for reason in crate::auth::Reason::LABELS {
+        for reason in crate::auth::Reason::LABELS.iter().copied() {
             metrics.auth_failures.with_label_values(&[reason]);
         }
         metrics
             .last_reload_success
-            .set(crate::token::unix_now() as f64);
+            .set(crate::clock::unix_now() as f64);
         info(
             &metrics.registry,
             "tokenmint_build_info",

@@ -21,6 +21,8 @@
 //! count plus the previous minute's, weighted by how much of it still
 //! overlaps). The state lives in the application, so a reload keeps it;
 //! a limit of 0 turns that dimension off.
+//!
+//! [`LogLimiter`] keeps the warnings about throttling to one line a second.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hash};
@@ -443,6 +445,35 @@ pub fn source_address<'a>(
             .find(|ip| !is_trusted(ip))
             .unwrap_or(peer),
     )
+}
+
+/// At most one line a second for a noisy event; the rest are counted and
+/// reported with the next line that passes.
+#[derive(Default)]
+pub struct LogLimiter {
+    next_ms: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl LogLimiter {
+    /// `Some(suppressed since the last line)` when a line may be written.
+    pub fn allow(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let next = self.next_ms.load(Ordering::Relaxed);
+        if now >= next
+            && self
+                .next_ms
+                .compare_exchange(next, now + 1000, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            Some(self.suppressed.swap(0, Ordering::Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
 }
 
 #[cfg(test)]

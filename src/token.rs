@@ -9,6 +9,7 @@
 //! Reading: [`verify`] for introspection and [`validation`], the one
 //! jsonwebtoken `Validation` setup that `inspect` shares.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::config::ClientSettings;
 use crate::keys::{alg_name, Key, KeySet, Schedule};
-use crate::oauth::grant::Grant;
+use crate::scope::ScopeSet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MintError {
@@ -26,6 +27,17 @@ pub enum MintError {
     Random,
     #[error("signing failed")]
     Sign,
+}
+
+/// What a token will say beyond the client's constant parts: decided by
+/// the grant (`oauth::grant`), written here.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Grant<'a> {
+    /// The granted scopes (possibly none).
+    pub scope: Cow<'a, ScopeSet>,
+    pub ttl: u64,
+    /// Requested audiences, all allowed; `None` means the client's default.
+    pub audience: Option<&'a [String]>,
 }
 
 /// A client's constant token parts, JSON-escaped once.
@@ -127,7 +139,7 @@ impl Minter {
                 + scope.len()
                 + client.extra.len(),
         );
-        let mut buf = [0u8; 20];
+        let mut buf = itoa::Buffer::new();
         claims.push_str("{\"iss\":");
         claims.push_str(&self.issuer_json);
         claims.push(',');
@@ -135,11 +147,11 @@ impl Minter {
         claims.push_str(",\"aud\":");
         claims.push_str(aud);
         claims.push_str(",\"iat\":");
-        claims.push_str(fmt_u64(&mut buf, now));
+        claims.push_str(buf.format(now));
         claims.push_str(",\"nbf\":");
-        claims.push_str(fmt_u64(&mut buf, now));
+        claims.push_str(buf.format(now));
         claims.push_str(",\"exp\":");
-        claims.push_str(fmt_u64(&mut buf, now.saturating_add(grant.ttl)));
+        claims.push_str(buf.format(now.saturating_add(grant.ttl)));
         claims.push_str(",\"jti\":\"");
         URL_SAFE_NO_PAD.encode_string(jti, &mut claims);
         // The §3.3 grammar needs no JSON escaping.
@@ -177,28 +189,6 @@ fn aud_json(audiences: &[String]) -> String {
 
 fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before it).
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Formats `n` in decimal into `buf` without allocating.
-fn fmt_u64(buf: &mut [u8; 20], mut n: u64) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Why a token is not active. Only for logs: introspection answers
@@ -290,14 +280,6 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_format_like_display() {
-        let mut buf = [0u8; 20];
-        for n in [0, 7, 10, 1_700_000_000, u64::MAX] {
-            assert_eq!(fmt_u64(&mut buf, n), n.to_string());
-        }
-    }
 
     #[test]
     fn one_audience_is_a_string_and_several_an_array() {

@@ -8,8 +8,8 @@
 use libfuzzer_sys::fuzz_target;
 use tokenmint::oauth::credentials::AuthHeader;
 use tokenmint::oauth::form::Form;
-use tokenmint::oauth::request::{IntrospectionRequest, TokenRequest};
-use tokenmint::oauth::scope::{is_scope_token, ScopeSet};
+use tokenmint::oauth::request::{ClientRequest as _, IntrospectionRequest, TokenRequest};
+use tokenmint::scope::{is_scope_token, ScopeSet};
 use tokenmint_fuzz::check_error;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tokenmint::oauth::scope::{is_scope_token, ScopeSet};
+use tokenmint::scope::{is_scope_token, ScopeSet};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = std::str::from_utf8(data) else {

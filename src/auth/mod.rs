@@ -1,15 +1,15 @@
-//! Client authentication policy (RFC 6749 §2.3, SPEC §3.1): given the
-//! credential a request presents and where it comes from, which configured
-//! client it is — or why not. In order: the throttle (429 before any secret
-//! is checked), the quick check inline, the slow check (PBKDF2) shared by
-//! concurrent identical requests, bounded in number (503 past the bound,
-//! not a failure) and run on the blocking pool, then the method check.
-//! Every failure is counted and answered after one uniform delay, so time
-//! tells nothing about the id. It knows no HTTP framework: routes render
-//! the outcome and count it.
+//! Client authentication policy (RFC 6749 §2.3): given the credential a
+//! request presents and where it comes from, which configured client it is
+//! — or why not. Each flow has its module (`secret`, `assertion`); they
+//! share the throttle step here ([`Attempt`]): 429 before any credential
+//! is checked when a limit is reached, and every failure counted and
+//! answered after one uniform delay, so time tells nothing about the id.
+//! It knows no HTTP framework: routes render the outcome and count it.
 
-pub mod assertion;
+mod assertion;
+mod jws;
 pub mod replay;
+mod secret;
 mod verified;
 
 use std::net::IpAddr;
@@ -18,106 +18,71 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use crate::clients::{Client, ClientRegistry, Quick};
-use crate::config::{
-    AssertionKeys, AuthMethod, IssuerSettings, KeySource, Settings, ThrottleSettings,
-};
-use crate::jwks::remote::RemoteRegistry;
-use crate::jwks::PublicKeys;
-use crate::oauth::credentials::{Assertion, Credential, Secret};
+use crate::clients::{Client, ClientRegistry};
+use crate::config::{Settings, ThrottleSettings};
+use crate::jwks::RemoteRegistry;
+use crate::oauth::credentials::Credential;
 use crate::oauth::OAuthError;
 use crate::throttle::{Keys, Limits, Refusal, Throttle};
-use assertion::{Audience, Unverified, LEEWAY};
-use replay::{Replay, ReplayCache};
-use verified::{verdict, Flight, Flights, Verified};
+use replay::ReplayCache;
+use verified::{Flights, Verified};
 
-/// Why authentication failed; `label` is the `reason` of
-/// `tokenmint_auth_failures_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    NoCredentials,
-    UnknownClient,
-    WrongSecret,
-    MethodNotAllowed,
-    Throttled(Refusal),
-    /// Too many slow checks in progress (503; not counted as a failure).
-    Busy,
-    /// The slow check could not run (the blocking pool failed).
-    Internal,
-    /// Client assertions (SPEC §4): not a JWS with a JSON header and payload.
-    MalformedAssertion,
-    /// `none`, HMAC, or an algorithm tokenmint does not verify.
-    AssertionAlg,
-    AssertionTyp,
-    /// No key of that client or issuer has the `kid` (or, without one, the `alg`).
-    UnknownKey,
-    BadSignature,
-    WrongAudience,
-    AssertionExpired,
-    AssertionNotYetValid,
-    AssertionLifetime,
-    MissingJti,
-    Replayed,
-    /// `sub` is not `iss`, or the body's `client_id` names another client.
-    WrongSubject,
-    /// The `iss` is neither a client id nor a trusted issuer.
-    UnknownIssuer,
-    /// The client's or issuer's `jwks_uri` could not be fetched, and no keys are known.
-    KeysUnavailable,
+/// Declares [`Reason`] with each variant's label, listed once.
+macro_rules! reasons {
+    ($( $(#[$doc:meta])* $variant:ident $(($data:ty))? => $label:literal, )*) => {
+        /// Why authentication failed; `label` is the `reason` of
+        /// `tokenmint_auth_failures_total`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Reason {
+            $( $(#[$doc])* $variant $(($data))?, )*
+        }
+
+        impl Reason {
+            /// Every `label`, for series that exist from the start at 0
+            /// (the first failure of a kind then shows in `rate()`).
+            pub const LABELS: &'static [&'static str] = &[$($label),*];
+
+            pub fn label(self) -> &'static str {
+                match self {
+                    $( reasons!(@pattern $variant $(($data))?) => $label, )*
+                }
+            }
+        }
+    };
+    (@pattern $variant:ident ($data:ty)) => { Reason::$variant(_) };
+    (@pattern $variant:ident) => { Reason::$variant };
 }
 
-impl Reason {
-    /// Every `label`, for series that exist from the start at 0 (the first
-    /// failure of a kind then shows in `rate()`).
-    pub const LABELS: [&'static str; 21] = [
-        "no_credentials",
-        "unknown_client",
-        "wrong_secret",
-        "method_not_allowed",
-        "throttled",
-        "busy",
-        "internal",
-        "malformed_assertion",
-        "assertion_alg",
-        "assertion_typ",
-        "unknown_key",
-        "bad_signature",
-        "wrong_audience",
-        "assertion_expired",
-        "assertion_not_yet_valid",
-        "assertion_lifetime",
-        "missing_jti",
-        "replayed",
-        "wrong_subject",
-        "unknown_issuer",
-        "keys_unavailable",
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::NoCredentials => "no_credentials",
-            Self::UnknownClient => "unknown_client",
-            Self::WrongSecret => "wrong_secret",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::Throttled(_) => "throttled",
-            Self::Busy => "busy",
-            Self::Internal => "internal",
-            Self::MalformedAssertion => "malformed_assertion",
-            Self::AssertionAlg => "assertion_alg",
-            Self::AssertionTyp => "assertion_typ",
-            Self::UnknownKey => "unknown_key",
-            Self::BadSignature => "bad_signature",
-            Self::WrongAudience => "wrong_audience",
-            Self::AssertionExpired => "assertion_expired",
-            Self::AssertionNotYetValid => "assertion_not_yet_valid",
-            Self::AssertionLifetime => "assertion_lifetime",
-            Self::MissingJti => "missing_jti",
-            Self::Replayed => "replayed",
-            Self::WrongSubject => "wrong_subject",
-            Self::UnknownIssuer => "unknown_issuer",
-            Self::KeysUnavailable => "keys_unavailable",
-        }
-    }
+reasons! {
+    NoCredentials => "no_credentials",
+    UnknownClient => "unknown_client",
+    WrongSecret => "wrong_secret",
+    MethodNotAllowed => "method_not_allowed",
+    Throttled(Refusal) => "throttled",
+    /// Too many slow checks in progress (503; not counted as a failure).
+    Busy => "busy",
+    /// The slow check could not run (the blocking pool failed).
+    Internal => "internal",
+    /// Client assertions: not a JWS with a JSON header and payload.
+    MalformedAssertion => "malformed_assertion",
+    /// `none`, HMAC, or an algorithm tokenmint does not verify.
+    AssertionAlg => "assertion_alg",
+    AssertionTyp => "assertion_typ",
+    /// No key of that client or issuer has the `kid` (or, without one, the `alg`).
+    UnknownKey => "unknown_key",
+    BadSignature => "bad_signature",
+    WrongAudience => "wrong_audience",
+    AssertionExpired => "assertion_expired",
+    AssertionNotYetValid => "assertion_not_yet_valid",
+    AssertionLifetime => "assertion_lifetime",
+    MissingJti => "missing_jti",
+    Replayed => "replayed",
+    /// `sub` is not `iss`, or the body's `client_id` names another client.
+    WrongSubject => "wrong_subject",
+    /// The `iss` is neither a client id nor a trusted issuer.
+    UnknownIssuer => "unknown_issuer",
+    /// The client's or issuer's `jwks_uri` could not be fetched, and no keys are known.
+    KeysUnavailable => "keys_unavailable",
 }
 
 /// A failed authentication: why, and the configured client the request
@@ -200,24 +165,16 @@ pub struct AssertionRules {
 }
 
 impl AssertionRules {
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new(settings: &Settings, token_paths: &[&str]) -> Self {
         let base = settings.base_url();
         Self {
             issuer: settings.issuer.clone(),
-            token_endpoints: vec![format!("{base}/oauth2/token"), format!("{base}/token")],
+            token_endpoints: token_paths.iter().map(|p| format!("{base}{p}")).collect(),
             strict_audience: settings.client_auth.strict_audience,
             max_assertion_lifetime: settings.client_auth.max_assertion_lifetime,
             min_refresh: Duration::from_secs(settings.client_auth.jwks_min_refresh),
         }
     }
-}
-
-/// How one check went before the method check.
-enum Checked {
-    Valid,
-    /// Failed and counted (401), or failed past the limit (429).
-    Failed(Result<(), Refusal>),
-    Refused(Reason),
 }
 
 impl Authenticator<'_> {
@@ -227,288 +184,87 @@ impl Authenticator<'_> {
         credential: &Credential,
         source: Option<IpAddr>,
     ) -> Result<Arc<Client>, Failure> {
-        if let Credential::Assertion(a) = credential {
-            return self.assertion(a, source).await;
-        }
-        let started = Instant::now();
-        let named = self.clients.find(credential.client_ids()).cloned();
-        let fail = |reason, basic| Failure {
-            reason,
-            client: named.clone(),
-            basic,
-        };
-        let (basic, secret) = match credential {
-            Credential::Basic(secret) => (true, secret),
-            Credential::Post(secret) => (false, secret),
-            Credential::Assertion(_) | Credential::Absent { .. } => {
-                return Err(fail(Reason::NoCredentials, true))
-            }
-        };
-        let limits = Limits {
-            per_client_source: self.limits.failures_per_client,
-            per_source: self.limits.failures_per_address,
-        };
-        let throttle = &self.state.throttle;
-        let keys = throttle.keys(named.as_ref().map(|c| c.settings.id.as_str()), source);
-        throttle
-            .check(keys, limits)
-            .map_err(|r| fail(Reason::Throttled(r), basic))?;
-        let reason = match self.check(named.as_ref(), secret, keys, limits).await {
-            Checked::Refused(reason) => return Err(fail(reason, basic)),
-            Checked::Failed(Err(refusal)) => return Err(fail(Reason::Throttled(refusal), basic)),
-            Checked::Failed(Ok(())) if named.is_none() => Reason::UnknownClient,
-            Checked::Failed(Ok(())) => Reason::WrongSecret,
-            Checked::Valid => match &named {
-                Some(c)
-                    if credential
-                        .method()
-                        .is_some_and(|m| c.settings.auth_methods.contains(&m)) =>
-                {
-                    return Ok(Arc::clone(c))
-                }
-                _ => match throttle.fail(keys, limits) {
-                    Ok(()) => Reason::MethodNotAllowed,
-                    Err(refusal) => return Err(fail(Reason::Throttled(refusal), basic)),
-                },
-            },
-        };
-        // One answer time for every failure (SPEC §3.1), without a worker.
-        tokio::time::sleep_until((started + self.clients.failure_delay()).into()).await;
-        Err(fail(reason, basic))
-    }
-
-    async fn check(
-        &self,
-        client: Option<&Arc<Client>>,
-        secret: &Secret,
-        keys: Keys<'_>,
-        limits: Limits,
-    ) -> Checked {
-        let quick = self
-            .clients
-            .quick_check(client.map(Arc::as_ref), &secret.secrets);
-        let verified = &self.state.verified;
-        match quick {
-            Quick::Valid => return Checked::Valid,
-            Quick::NeedsSlowCheck
-                if client.is_some_and(|c| verified.contains(c, &secret.secrets)) =>
-            {
-                return Checked::Valid
-            }
-            Quick::NeedsSlowCheck => {}
-            Quick::Invalid => {
-                // Under saturation a failure is 503 whatever the id, as a
-                // slow one would be: the answer must not tell them apart.
-                if self.clients.failure_delay() > Duration::ZERO
-                    && self.state.slow_checks.available_permits() == 0
-                {
-                    return Checked::Refused(Reason::Busy);
-                }
-                return Checked::Failed(self.state.throttle.fail(keys, limits));
-            }
-        }
-        let id = secret.ids.first().map_or("", String::as_str);
-        let tag = verified.tag(client.map(Arc::as_ref), id, &secret.secrets);
-        match self.state.flights.join(tag) {
-            Flight::Follow(receiver) => match verdict(receiver).await {
-                Some(true) => Checked::Valid,
-                Some(false) => Checked::Failed(self.state.throttle.fail(keys, limits)),
-                None => Checked::Refused(Reason::Busy),
-            },
-            Flight::Lead(leader) => self.lead(leader, client, secret, keys, limits).await,
+        match credential {
+            Credential::Assertion(a) => self.assertion(a, source).await,
+            Credential::Basic(secret) => self.secret(credential, secret, true, source).await,
+            Credential::Post(secret) => self.secret(credential, secret, false, source).await,
+            Credential::Absent { .. } => Err(Failure {
+                reason: Reason::NoCredentials,
+                client: self.clients.find(credential.client_ids()).cloned(),
+                basic: true,
+            }),
         }
     }
 
-    /// Starts a shared slow check on the blocking pool. The failure is
-    /// reserved before it starts and settled by the check itself, so a
-    /// client that hangs up early is counted all the same.
-    async fn lead(
-        &self,
-        leader: verified::Leader,
-        client: Option<&Arc<Client>>,
-        secret: &Secret,
-        keys: Keys<'_>,
-        limits: Limits,
-    ) -> Checked {
-        let flights = Arc::clone(&self.state.flights);
-        let reservation = match self.state.throttle.reserve(keys, limits) {
-            Ok(r) => r,
-            Err(refusal) => {
-                flights.abort(leader);
-                return Checked::Failed(Err(refusal));
-            }
-        };
-        let Ok(permit) = Arc::clone(&self.state.slow_checks).try_acquire_owned() else {
-            flights.abort(leader);
-            return Checked::Refused(Reason::Busy);
-        };
-        let clients = Arc::clone(self.clients);
-        let verified = Arc::clone(&self.state.verified);
-        let client = client.cloned();
-        let secrets = secret.secrets.clone();
-        let job = tokio::task::spawn_blocking(move || {
-            let matched = clients.slow_check(client.as_deref(), &secrets);
-            match (&client, matched) {
-                (Some(client), Some(i)) => verified.remember(client, &secrets[i]),
-                _ => reservation.fail(),
-            }
-            drop(permit);
-            let valid = matched.is_some();
-            flights.land(leader, valid);
-            valid
-        });
-        match job.await {
-            Ok(true) => Checked::Valid,
-            Ok(false) => Checked::Failed(Ok(())),
-            Err(_) => Checked::Refused(Reason::Internal),
-        }
-    }
-
-    /// A client assertion: the client (or the issuer and subject) it
-    /// claims, throttled as secrets are, then verified with that client's
-    /// or issuer's keys only.
-    async fn assertion(
-        &self,
-        a: &Assertion,
+    /// The throttle step every flow starts with: refused (429) before any
+    /// check when the source, or the client named from it, is at its limit.
+    fn attempt<'a>(
+        &'a self,
+        named: Option<&'a Arc<Client>>,
         source: Option<IpAddr>,
-    ) -> Result<Arc<Client>, Failure> {
-        let started = Instant::now();
-        let claimed = assertion::peek(&a.jwt);
-        let (named, issuer) = match &claimed {
-            Ok(c) => match self.clients.issuer(&c.iss) {
-                Some((index, issuer)) => (
-                    c.sub
-                        .as_deref()
-                        .and_then(|s| self.clients.federated(index, s))
-                        .cloned(),
-                    Some(issuer),
-                ),
-                None => (self.clients.get(&c.iss).cloned(), None),
-            },
-            Err(_) => (
-                a.client_id
-                    .as_deref()
-                    .and_then(|id| self.clients.get(id))
-                    .cloned(),
-                None,
-            ),
-        };
-        let fail = |reason| Failure {
-            reason,
-            client: named.clone(),
-            basic: false,
-        };
-        let limits = Limits {
-            per_client_source: self.limits.failures_per_client,
-            per_source: self.limits.failures_per_address,
-        };
+        basic: bool,
+    ) -> Result<Attempt<'a>, Failure> {
         let throttle = &self.state.throttle;
-        let keys = throttle.keys(named.as_ref().map(|c| c.settings.id.as_str()), source);
-        throttle
-            .check(keys, limits)
-            .map_err(|r| fail(Reason::Throttled(r)))?;
-        let reason = match claimed {
-            Err(reason) => reason,
-            Ok(claimed) => match self
-                .check_assertion(a, &claimed, named.as_ref(), issuer)
-                .await
-            {
-                Ok(()) => {
-                    if let Some(client) = &named {
-                        return Ok(Arc::clone(client));
-                    }
-                    Reason::UnknownClient
-                }
-                Err(Reason::Busy) => return Err(fail(Reason::Busy)),
-                Err(reason) => reason,
+        let attempt = Attempt {
+            started: Instant::now(),
+            throttle,
+            keys: throttle.keys(named.map(|c| c.settings.id.as_str()), source),
+            limits: Limits {
+                per_client_source: self.limits.failures_per_client,
+                per_source: self.limits.failures_per_address,
             },
+            named,
+            basic,
+            failure_delay: self.clients.failure_delay(),
         };
-        if let Err(refusal) = throttle.fail(keys, limits) {
-            return Err(fail(Reason::Throttled(refusal)));
-        }
-        tokio::time::sleep_until((started + self.clients.failure_delay()).into()).await;
-        Err(fail(reason))
+        throttle
+            .check(attempt.keys, attempt.limits)
+            .map_err(|r| attempt.failure(Reason::Throttled(r)))?;
+        Ok(attempt)
     }
+}
 
-    async fn check_assertion(
-        &self,
-        a: &Assertion,
-        claimed: &Unverified,
-        client: Option<&Arc<Client>>,
-        issuer: Option<&IssuerSettings>,
-    ) -> Result<(), Reason> {
-        let Some(client) = client else {
-            return Err(match issuer {
-                Some(_) => Reason::UnknownClient,
-                None if claimed.iss.contains("://") => Reason::UnknownIssuer,
-                None => Reason::UnknownClient,
-            });
-        };
-        let settings = &client.settings;
-        if a.client_id.as_ref().is_some_and(|id| *id != settings.id) {
-            return Err(Reason::WrongSubject);
-        }
-        if !settings.auth_methods.contains(&AuthMethod::PrivateKeyJwt) {
-            return Err(Reason::MethodNotAllowed);
-        }
-        let now = crate::token::unix_now();
-        match (&settings.assertion_keys, issuer) {
-            (Some(AssertionKeys::Own(source)), None) => {
-                if claimed.sub.as_deref() != Some(claimed.iss.as_str()) {
-                    return Err(Reason::WrongSubject);
-                }
-                let keys = self.keys(source, claimed.kid.as_deref()).await?;
-                let claims = assertion::verify(&a.jwt, claimed, &keys)?;
-                let audience = Audience::Client {
-                    issuer: &self.rules.issuer,
-                    token_endpoints: &self.rules.token_endpoints,
-                    strict: self.rules.strict_audience,
-                };
-                let (exp, jti) = assertion::check_claims(
-                    &claims,
-                    &audience,
-                    self.rules.max_assertion_lifetime,
-                    true,
-                    now,
-                )?;
-                let jti = jti.ok_or(Reason::MissingJti)?;
-                match self
-                    .state
-                    .replay
-                    .insert(&settings.id, &jti, exp + LEEWAY, now)
-                {
-                    Ok(()) => Ok(()),
-                    Err(Replay::Seen) => Err(Reason::Replayed),
-                    Err(Replay::Full) => {
-                        tracing::warn!("the jti replay cache is full: client assertions are refused (503) until entries expire");
-                        Err(Reason::Busy)
-                    }
-                }
-            }
-            (Some(AssertionKeys::Federated { .. }), Some(issuer)) => {
-                let keys = self.keys(&issuer.keys, claimed.kid.as_deref()).await?;
-                let claims = assertion::verify(&a.jwt, claimed, &keys)?;
-                let audience = Audience::Platform(&issuer.audience);
-                // Platform tokens are reused until they expire: no jti check (SPEC §4.2).
-                assertion::check_claims(&claims, &audience, issuer.max_token_lifetime, false, now)?;
-                Ok(())
-            }
-            // A federated client named by its id, or keys of the wrong kind.
-            _ => Err(Reason::UnknownKey),
+/// One authentication attempt as the throttle sees it.
+struct Attempt<'a> {
+    started: Instant,
+    throttle: &'a Throttle,
+    keys: Keys<'a>,
+    limits: Limits,
+    /// The configured client the request named (not proof of identity).
+    named: Option<&'a Arc<Client>>,
+    basic: bool,
+    failure_delay: Duration,
+}
+
+impl Attempt<'_> {
+    /// A failure answered at once, not counted.
+    fn failure(&self, reason: Reason) -> Failure {
+        Failure {
+            reason,
+            client: self.named.cloned(),
+            basic: self.basic,
         }
     }
 
-    async fn keys(&self, source: &KeySource, kid: Option<&str>) -> Result<Arc<PublicKeys>, Reason> {
-        match source {
-            KeySource::Static(keys) => Ok(Arc::clone(keys)),
-            KeySource::Remote(remote) => self
-                .state
-                .remote
-                .get(remote)
-                .keys_for(kid, self.rules.min_refresh)
-                .await
-                .map_err(|_| Reason::KeysUnavailable),
+    /// Counts one failure: `Err` when it reaches a limit (then 429).
+    fn count(&self) -> Result<(), Refusal> {
+        self.throttle.fail(self.keys, self.limits)
+    }
+
+    /// Counts a failure and answers it after the uniform delay; 429 at
+    /// once when it reaches a limit.
+    async fn fail(&self, reason: Reason) -> Failure {
+        match self.count() {
+            Ok(()) => self.counted(reason).await,
+            Err(refusal) => self.failure(Reason::Throttled(refusal)),
         }
+    }
+
+    /// Answers a failure already counted, after the uniform delay (one
+    /// answer time for every failure, without holding a worker).
+    async fn counted(&self, reason: Reason) -> Failure {
+        tokio::time::sleep_until((self.started + self.failure_delay).into()).await;
+        self.failure(reason)
     }
 }
 
@@ -517,32 +273,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_reason_label_is_listed_for_the_series_made_at_start() {
-        use Reason::*;
-        for reason in [
-            NoCredentials,
-            UnknownClient,
-            WrongSecret,
-            MethodNotAllowed,
-            Busy,
-            Internal,
-            MalformedAssertion,
-            AssertionAlg,
-            AssertionTyp,
-            UnknownKey,
-            BadSignature,
-            WrongAudience,
-            AssertionExpired,
-            AssertionNotYetValid,
-            AssertionLifetime,
-            MissingJti,
-            Replayed,
-            WrongSubject,
-            UnknownIssuer,
-            KeysUnavailable,
-        ] {
-            assert!(Reason::LABELS.contains(&reason.label()), "{reason:?}");
-        }
-        assert!(Reason::LABELS.contains(&"throttled"));
+    fn labels_are_distinct_snake_case_and_one_per_reason() {
+        let mut labels = Reason::LABELS.to_vec();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), Reason::LABELS.len());
+        assert!(Reason::LABELS
+            .iter()
+            .all(|l| l.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+        assert!(Reason::LABELS.contains(&Reason::WrongSecret.label()));
     }
 }

@@ -7,12 +7,11 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::clock::{self, unix_now};
 use crate::config::{
     AssertionKeys, ClientSecret, KeySettings, KeySource, Settings, TlsSettings, TokenSettings,
 };
 use crate::keys::{alg_name, Key, KeySet, KeyState};
-use crate::rfc3339;
-use crate::token::unix_now;
 
 /// What was found besides the configuration's own problems.
 #[derive(Default)]
@@ -143,25 +142,25 @@ fn describe(state: KeyState, tokens: Option<&TokenSettings>, now: u64) -> String
     match state {
         KeyState::Signing { since: 0 } => "published, signing".into(),
         KeyState::Signing { since } => {
-            format!("published, signing since {}", rfc3339::format(since))
+            format!("published, signing since {}", clock::format(since))
         }
         KeyState::Published => "published; keys.active pins another key".into(),
         KeyState::Pending { from } => format!(
             "published, signs from {} (in {} s)",
-            rfc3339::format(from),
+            clock::format(from),
             from.saturating_sub(now)
         ),
         KeyState::Retired { since } => match tokens {
             Some(t) if since + t.max_ttl <= now => format!(
                 "published, retired since {}; removable now (tokens.max_ttl has passed)",
-                rfc3339::format(since)
+                clock::format(since)
             ),
             Some(t) => format!(
                 "published, retired since {}; removable after {} (+ tokens.max_ttl)",
-                rfc3339::format(since),
-                rfc3339::format(since + t.max_ttl)
+                clock::format(since),
+                clock::format(since + t.max_ttl)
             ),
-            None => format!("published, retired since {}", rfc3339::format(since)),
+            None => format!("published, retired since {}", clock::format(since)),
         },
     }
 }
@@ -182,7 +181,7 @@ fn schedule_warning(key: &Key, tokens: Option<&TokenSettings>, now: u64) -> Opti
              `tokenmint keygen` schedules now + jwks_max_age + keys.publish_margin",
             key.kid,
             key.path.display(),
-            rfc3339::format(at)
+            clock::format(at)
         )
     })
 }

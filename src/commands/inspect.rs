@@ -9,9 +9,10 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _};
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{decode, decode_header, DecodingKey};
+use jsonwebtoken::{decode, decode_header};
 use serde_json::{Map, Value};
+
+use crate::jose::PublicKeys;
 
 pub fn run(
     config: &Path,
@@ -28,7 +29,7 @@ pub fn run(
         .context("while decoding the token claims")?;
     writeln!(out, "header: {}", serde_json::to_string_pretty(&header)?)?;
     writeln!(out, "claims: {}", serde_json::to_string_pretty(&claims)?)?;
-    let now = crate::token::unix_now();
+    let now = crate::clock::unix_now();
     let verdict = match jwks {
         Some(source) => verify_with_jwks(token, &claims, source, cacert, now),
         None => verify_with_config(config, token, &claims, now),
@@ -97,33 +98,29 @@ fn verify_with_jwks(
     } else {
         std::fs::read_to_string(source).with_context(|| format!("while reading {source}"))?
     };
-    let set: JwkSet =
-        serde_json::from_str(&text).with_context(|| format!("{source} is not a JWK Set"))?;
+    // The server's own parser: `inspect` accepts exactly the keys a
+    // configuration or a fetched JWK Set would.
+    let set = PublicKeys::from_document(&text)
+        .map_err(|problems| anyhow!("{source}: {}", problems.join("; ")))?;
     let header = decode_header(token)?;
     let kid = header.kid.ok_or_else(|| anyhow!("the token has no kid"))?;
-    let jwk = set.find(&kid).ok_or_else(|| {
-        let kids: Vec<&str> = set
-            .keys
-            .iter()
-            .filter_map(|k| k.common.key_id.as_deref())
-            .collect();
-        anyhow!(
+    if !set.has_kid(&kid) {
+        let kids: Vec<&str> = set.kids().flatten().collect();
+        bail!(
             "kid: expected one of [{}] (from {source}), found {kid}",
             kids.join(", ")
+        );
+    }
+    let alg = header.alg;
+    let key = set.candidates(Some(&kid), alg).next().ok_or_else(|| {
+        anyhow!(
+            "alg: the key {kid} does not verify {}, found in the token",
+            crate::jose::alg_name(alg)
         )
     })?;
-    let alg = jwk
-        .common
-        .key_algorithm
-        .and_then(|a| a.to_string().parse().ok())
-        .ok_or_else(|| anyhow!("the JWK for {kid} has no usable alg"))?;
-    if header.alg != alg {
-        bail!("alg: expected {alg:?} (key {kid}), found {:?}", header.alg);
-    }
-    let key = DecodingKey::from_jwk(jwk)?;
     // The signature here; the time claims below, so that a failure can say
     // what was expected and what was found.
-    decode::<Map<String, Value>>(token, &key, &crate::token::signature_only(alg))
+    decode::<Map<String, Value>>(token, &key.key, &crate::token::signature_only(alg))
         .context("signature")?;
     let why = mismatches(claims, None, now);
     if !why.is_empty() {
@@ -143,9 +140,8 @@ fn fetch(url: &str, cacert: Option<&Path>) -> anyhow::Result<String> {
     let agent = match cacert {
         None => ureq::agent(),
         Some(path) => {
-            let tls = ureq::tls::TlsConfig::builder()
-                .root_certs(read_ca(path)?.into())
-                .build();
+            let tls = crate::ca::ureq_tls(path)
+                .map_err(|e| anyhow!("--cacert {}: {e}", path.display()))?;
             ureq::Agent::config_builder()
                 .tls_config(tls)
                 .build()
@@ -164,26 +160,6 @@ fn fetch(url: &str, cacert: Option<&Path>) -> anyhow::Result<String> {
         .body_mut()
         .read_to_string()
         .with_context(|| format!("while reading {url}"))
-}
-
-/// The certificates of a PEM file, for `--cacert`.
-pub fn read_ca(path: &Path) -> anyhow::Result<Vec<ureq::tls::Certificate<'static>>> {
-    let pem = std::fs::read(path)
-        .with_context(|| format!("while reading --cacert {}", path.display()))?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        let item = item.with_context(|| format!("--cacert {} is not PEM", path.display()))?;
-        if let ureq::tls::PemItem::Certificate(c) = item {
-            certs.push(c);
-        }
-    }
-    if certs.is_empty() {
-        bail!(
-            "--cacert {}: no `-----BEGIN CERTIFICATE-----` block; give the PEM certificate of the CA (or the self-signed certificate itself)",
-            path.display()
-        );
-    }
-    Ok(certs)
 }
 
 /// Each claim that does not hold at `now`, as "what: expected …, found …".

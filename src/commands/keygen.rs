@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
 
-use crate::rfc3339;
-use crate::token::unix_now;
+use crate::clock::{self, unix_now};
 
 /// Without a configuration: SPEC §3.3's defaults, jwks_max_age 300 s plus
 /// publish_margin 120 s.
@@ -43,7 +42,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let alg = crate::keys::parse_alg(alg).ok_or_else(|| {
+    let alg = crate::jose::parse_alg_typed(alg).ok_or_else(|| {
         anyhow!("unsupported --alg {alg}: use ES256, ES384, EdDSA, RS256 or PS256")
     })?;
     // The configuration gives the directory and the delay; without one,
@@ -55,7 +54,7 @@ pub fn run(
     let now = unix_now();
     let activate_at = match when {
         When::Now => now,
-        When::At(text) => rfc3339::parse(text).ok_or_else(|| {
+        When::At(text) => clock::parse(text).ok_or_else(|| {
             anyhow!("--activate-at {text}: not an RFC 3339 time, e.g. 2026-12-01T10:00:00Z")
         })?,
         When::Scheduled => {
@@ -67,7 +66,7 @@ pub fn run(
     if activate_at + 86_400 < now && when != When::Now {
         bail!(
             "--activate-at {}: more than a day in the past",
-            rfc3339::format(activate_at)
+            clock::format(activate_at)
         );
     }
     let (kid, path) = crate::keys::generate(&dir, alg, Some(activate_at))?;
@@ -76,7 +75,7 @@ pub fn run(
     } else {
         format!(
             "signs from {} (in {} s){}",
-            rfc3339::format(activate_at),
+            clock::format(activate_at),
             activate_at - now,
             if settings.as_ref().is_some_and(|s| s.keys.active.is_some()) {
                 "; keys.active is set, so it signs only once keys.active names it or is removed"

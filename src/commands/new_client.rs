@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use crate::oauth::scope::ScopeSet;
+use crate::scope::ScopeSet;
 use crate::secret_hash::SecretHash;
 
 fn check(id: &str, scopes: Option<&str>) -> anyhow::Result<ScopeSet> {
@@ -48,7 +48,7 @@ pub fn run_jwks(
             file.display()
         ),
     };
-    if let Err(problems) = crate::jwks::PublicKeys::from_jwks(&keys) {
+    if let Err(problems) = crate::jose::PublicKeys::from_jwks(&keys) {
         bail!("{}:\n  - {}", file.display(), problems.join("\n  - "));
     }
     writeln!(out, "[[clients]]")?;

@@ -10,7 +10,7 @@ use super::settings::{
     AssertionKeys, AuthMethod, ClientSecret, ClientSettings, IssuerSettings, TokenSettings,
     REGISTERED_CLAIMS,
 };
-use crate::oauth::scope;
+use crate::scope;
 use crate::secret_hash::{SecretHash, WEAK_ITERATIONS};
 
 /// The hash shipped in `config/production.example.toml`: it parses, so the

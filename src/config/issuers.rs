@@ -10,7 +10,7 @@ use url::{Host, Url};
 use super::problem::{Checked, Findings};
 use super::raw::{RawClientAuth, RawTrustedIssuer};
 use super::settings::{ClientAuthSettings, IssuerSettings, KeySource, RemoteSource};
-use crate::jwks::PublicKeys;
+use crate::jose::PublicKeys;
 
 pub(super) fn client_auth(raw: RawClientAuth) -> Checked<ClientAuthSettings> {
     let mut f = Findings::default();

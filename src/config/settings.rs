@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use super::raw::{LogFormat, ScopePolicy};
-use crate::jwks::PublicKeys;
+use crate::jose::PublicKeys;
 use crate::secret_hash::SecretHash;
 
 /// A validated configuration, the file it came from, and its warnings.

@@ -12,7 +12,7 @@ use jsonwebtoken::Algorithm;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::EcdsaKeyPair;
 
-use super::{alg_name, file_err, parse_key, pem_encode, KeyError, ACTIVATE_MARKER, ALG_MARKER};
+use super::{alg_name, file_err, parse_key, KeyError, ACTIVATE_MARKER, ALG_MARKER};
 use crate::crypto::ecdsa_signing;
 
 /// Makes a new private key for `alg` as PKCS#8 PEM text (with the PS256
@@ -37,7 +37,7 @@ pub fn generate_pem(alg: Algorithm) -> Result<String, String> {
         Algorithm::RS256 | Algorithm::PS256 => return openssl_rsa_pem(alg),
         _ => return Err(format!("unsupported algorithm {alg:?}")),
     };
-    Ok(pem_encode("PRIVATE KEY", &der))
+    Ok(crate::pem::encode("PRIVATE KEY", &der))
 }
 
 /// The DER of an RFC 8410 §7 PKCS#8 v1 Ed25519 private key: what
@@ -97,7 +97,7 @@ pub fn generate(
 ) -> Result<(String, PathBuf), KeyError> {
     let mut pem = generate_pem(alg).map_err(|reason| file_err(dir, reason))?;
     if let Some(at) = activate_at {
-        pem = format!("{ACTIVATE_MARKER} {}\n{pem}", crate::rfc3339::format(at));
+        pem = format!("{ACTIVATE_MARKER} {}\n{pem}", crate::clock::format(at));
     }
     let key = parse_key(&pem, dir)?;
     create_private_dir(dir).map_err(|e| file_err(dir, format!("cannot create directory: {e}")))?;
@@ -155,10 +155,13 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/test-only-rfc8410-ed25519.pem");
         let pem = std::fs::read_to_string(&path).unwrap();
-        let der = super::super::pem::parse_pem(&pem, &path).unwrap().der;
+        let der = super::super::markers::read(&pem, &path)
+            .unwrap()
+            .der
+            .unwrap();
         let seed: [u8; 32] = der[16..].try_into().unwrap();
         assert_eq!(ed25519_pkcs8_v1(&seed), der);
-        let key = parse_key(&pem_encode("PRIVATE KEY", &der), Path::new("k.pem")).unwrap();
+        let key = parse_key(&crate::pem::encode("PRIVATE KEY", &der), Path::new("k.pem")).unwrap();
         assert_eq!(key.alg, Algorithm::EdDSA);
         assert_eq!(key.jwk["x"], "Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE");
     }

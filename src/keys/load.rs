@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use super::jwk::{self, Members};
 use super::pkcs8::{self, Family};
 use super::{
-    alg_name, ec, ed25519, file_err, pem, rsa, Key, KeyError, ACTIVATE_MARKER, ALG_MARKER,
+    alg_name, ec, ed25519, file_err, markers, rsa, Key, KeyError, ACTIVATE_MARKER, ALG_MARKER,
 };
 use crate::crypto::Signer;
 
@@ -54,9 +54,9 @@ pub fn load_file(path: &Path) -> Result<(Key, Vec<String>), KeyError> {
 
 /// Parses a PEM private key held in memory; `path` is only for messages.
 pub fn parse_key(text: &str, path: &Path) -> Result<Key, KeyError> {
-    let pem = pem::parse_pem(text, path)?;
+    let pem = markers::read(text, path)?;
     pkcs8::check_label(&pem.label, path)?;
-    let der = &pem.der;
+    let der = pem.der.as_deref().unwrap_or_default();
     let marker = pem.markers.alg.as_deref();
     let loaded = match pkcs8::family(der, path)? {
         Family::P256 => ec::load(der, Algorithm::ES256, path)?,
@@ -92,7 +92,7 @@ pub fn parse_key(text: &str, path: &Path) -> Result<Key, KeyError> {
     }
     let activate_at = match pem.markers.activate_at.as_deref() {
         None => None,
-        Some(text) => Some(crate::rfc3339::parse(text).ok_or_else(|| {
+        Some(text) => Some(crate::clock::parse(text).ok_or_else(|| {
             file_err(
                 path,
                 format!(
@@ -190,7 +190,7 @@ mod tests {
             0x30, 0x14, 0x02, 0x01, 0x00, 0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
             0x0d, 0x01, 0x01, 0x0a, 0x04, 0x02, 0x30, 0x00,
         ];
-        let pem = crate::keys::pem_encode("PRIVATE KEY", &der);
+        let pem = crate::pem::encode("PRIVATE KEY", &der);
         assert!(error(&pem, "pss.pem").contains("RSASSA-PSS"));
     }
 

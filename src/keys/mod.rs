@@ -4,7 +4,7 @@
 //! immutable; a key change builds a new one (see `state`).
 //!
 //! One file becomes one [`Key`] in `load`, which reads the PEM armour and its
-//! marker lines (`pem`), the PKCS#8 structure (`pkcs8`) and hands the DER to
+//! marker lines (`markers`), the PKCS#8 structure (`pkcs8`) and hands the DER to
 //! the loader of the key's family (`ec`, `ed25519`, `rsa`); `jwk` builds the
 //! public JWK and the RFC 7638 `kid`; `generate` makes new key files.
 //!
@@ -19,20 +19,21 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{json, Value};
 
 use crate::crypto::Signer;
+pub use crate::jose::alg_name;
 
 mod ec;
 mod ed25519;
 mod generate;
 mod jwk;
 mod load;
-mod pem;
+mod markers;
 mod pkcs8;
 mod rsa;
 
 pub use generate::{generate, generate_pem};
 pub use jwk::thumbprint;
 pub use load::{load_file, parse_key};
-pub use pem::{pem_encode, ACTIVATE_MARKER, ALG_MARKER};
+pub use markers::{ACTIVATE_MARKER, ALG_MARKER};
 
 /// One problem with one key file, phrased for an operator.
 #[derive(Debug, thiserror::Error)]
@@ -183,7 +184,7 @@ pub struct KeySet {
 impl KeySet {
     /// The key that signs now.
     pub fn active(&self) -> &Arc<Key> {
-        self.signing_at(crate::token::unix_now())
+        self.signing_at(crate::clock::unix_now())
     }
 
     /// The key that signs at `now` (Unix seconds).
@@ -223,6 +224,19 @@ impl KeySet {
             }
         };
         self.keys.iter().zip(states).collect()
+    }
+
+    /// The first time after `now` at which another key starts signing.
+    pub fn next_switch(&self, now: u64) -> Option<u64> {
+        let Schedule::Timed(entries) = &self.schedule else {
+            return None;
+        };
+        let signing = self.schedule.at(now);
+        entries
+            .iter()
+            .map(|&(at, _)| at)
+            .filter(|&at| at > now)
+            .find(|&at| self.schedule.at(at) != signing)
     }
 
     pub fn get(&self, kid: &str) -> Option<&Arc<Key>> {
@@ -350,7 +364,7 @@ fn schedule(
         return found.map(Schedule::Pinned);
     }
     let schedule = Schedule::timed(keys);
-    let now = crate::token::unix_now();
+    let now = crate::clock::unix_now();
     let unmarked = keys.iter().filter(|k| k.activate_at.is_none()).count();
     if unmarked > 1 && keys[schedule.at(now)].activate_at.is_none() {
         errors.push(KeyError::ActiveAmbiguous {
@@ -361,6 +375,23 @@ fn schedule(
         return None;
     }
     Some(schedule)
+}
+
+/// Logs what a reload changes about the keys: each key published or
+/// withdrawn, with when a new one starts signing.
+pub fn log_changes(old: &KeySet, new: &KeySet) {
+    let now = crate::clock::unix_now();
+    for key in new.iter().filter(|k| old.get(&k.kid).is_none()) {
+        let signs = match new.states_at(now).iter().find(|(k, _)| k.kid == key.kid) {
+            Some((_, KeyState::Signing { .. })) => "now".to_string(),
+            Some((_, KeyState::Pending { from })) => crate::clock::format(*from),
+            _ => "never (another key is pinned or later)".to_string(),
+        };
+        tracing::info!(kid = %key.kid, alg = alg_name(key.alg), signs_from = %signs, "key published");
+    }
+    for key in old.iter().filter(|k| new.get(&k.kid).is_none()) {
+        tracing::info!(kid = %key.kid, "key withdrawn");
+    }
 }
 
 /// The `*.pem` files directly in `dir`, sorted by name.
@@ -374,30 +405,6 @@ pub fn pem_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     files.sort();
     Ok(files)
-}
-
-/// The JOSE name of an algorithm, as written in headers and JWKs.
-pub fn alg_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::ES256 => "ES256",
-        Algorithm::ES384 => "ES384",
-        Algorithm::EdDSA => "EdDSA",
-        Algorithm::RS256 => "RS256",
-        Algorithm::PS256 => "PS256",
-        _ => "unsupported",
-    }
-}
-
-/// Parses the names `keygen --alg` accepts (case-insensitive).
-pub fn parse_alg(name: &str) -> Option<Algorithm> {
-    match name.to_ascii_uppercase().as_str() {
-        "ES256" => Some(Algorithm::ES256),
-        "ES384" => Some(Algorithm::ES384),
-        "EDDSA" | "ED25519" => Some(Algorithm::EdDSA),
-        "RS256" => Some(Algorithm::RS256),
-        "PS256" => Some(Algorithm::PS256),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -448,7 +455,7 @@ mod schedule_tests {
     #[test]
     fn several_keys_without_a_time_are_an_error_while_the_choice_falls_among_them() {
         let mut errors = Vec::new();
-        let now = crate::token::unix_now();
+        let now = crate::clock::unix_now();
         let keys = vec![key(None), key(None), key(Some(now + 3600))];
         assert!(schedule(&keys, None, Path::new("keys"), &mut errors).is_none());
         assert!(matches!(

@@ -158,7 +158,10 @@ mod tests {
             .join("tests/fixtures")
             .join(name);
         let text = std::fs::read_to_string(&path).unwrap();
-        super::super::pem::parse_pem(&text, &path).unwrap().der
+        super::super::markers::read(&text, &path)
+            .unwrap()
+            .der
+            .unwrap()
     }
 
     #[test]

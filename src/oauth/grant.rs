@@ -6,22 +6,13 @@
 use std::borrow::Cow;
 
 use super::request::TokenRequest;
-use super::scope::ScopeSet;
 use super::OAuthError;
 use crate::clients::Client;
 use crate::config::{ScopePolicy, Settings};
+use crate::scope::ScopeSet;
+use crate::token::Grant;
 
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
-
-/// What the token will say.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Grant<'a> {
-    /// The granted scopes (possibly none).
-    pub scope: Cow<'a, ScopeSet>,
-    pub ttl: u64,
-    /// Requested audiences, all allowed; `None` means the client's default.
-    pub audience: Option<&'a [String]>,
-}
 
 /// Checks the grant type against the server and the client.
 pub fn check_grant_type(

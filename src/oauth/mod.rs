@@ -1,6 +1,6 @@
 //! The OAuth 2.0 protocol layer, free of any HTTP framework: strict form
 //! parsing, the request values parsed once ([`request`]), the credential a
-//! request presents (RFC 6749 §2.3), the scope grammar (§3.3), the grant
+//! request presents (RFC 6749 §2.3), the grant
 //! decision and the error values (§5.2). Rendering errors as HTTP responses
 //! is `routes::error`'s job.
 
@@ -9,6 +9,5 @@ pub mod error;
 pub mod form;
 pub mod grant;
 pub mod request;
-pub mod scope;
 
 pub use error::OAuthError;

@@ -7,8 +7,8 @@
 
 use super::credentials::{self, AuthHeader, Credential};
 use super::form::Form;
-use super::scope::ScopeSet;
 use super::OAuthError;
+use crate::scope::ScopeSet;
 
 /// A refused request, with the client id it named (for labels only).
 #[derive(Debug)]
@@ -24,6 +24,25 @@ impl Rejected {
             error,
             client_id: credentials::named_client_id(header, None),
         }
+    }
+}
+
+/// A request to an endpoint that authenticates its client: parsed from
+/// the `Authorization` header and the form body.
+pub trait ClientRequest: Sized {
+    /// The request's own parameters, once the form is known to be well
+    /// formed.
+    fn from_form(header: AuthHeader<'_>, form: &Form) -> Result<Self, OAuthError>;
+
+    fn credential(&self) -> &Credential;
+
+    /// Parses the body; a refusal names the client the request named.
+    fn parse(header: AuthHeader<'_>, body: &[u8]) -> Result<Self, Rejected> {
+        let form = Form::parse(body).map_err(|error| Rejected::before_body(error, header))?;
+        Self::from_form(header, &form).map_err(|error| Rejected {
+            error,
+            client_id: credentials::named_client_id(header, Some(&form)),
+        })
     }
 }
 
@@ -49,13 +68,9 @@ const TOKEN_SINGLE: [&str; 6] = [
     "client_secret",
 ];
 
-impl TokenRequest {
-    pub fn parse(header: AuthHeader<'_>, body: &[u8]) -> Result<Self, Rejected> {
-        let form = Form::parse(body).map_err(|error| Rejected::before_body(error, header))?;
-        Self::from_form(header, &form).map_err(|error| Rejected {
-            error,
-            client_id: credentials::named_client_id(header, Some(&form)),
-        })
+impl ClientRequest for TokenRequest {
+    fn credential(&self) -> &Credential {
+        &self.credential
     }
 
     fn from_form(header: AuthHeader<'_>, form: &Form) -> Result<Self, OAuthError> {
@@ -106,24 +121,21 @@ pub struct IntrospectionRequest {
 
 const INTROSPECTION_SINGLE: [&str; 4] = ["token", "token_type_hint", "client_id", "client_secret"];
 
-impl IntrospectionRequest {
-    pub fn parse(header: AuthHeader<'_>, body: &[u8]) -> Result<Self, Rejected> {
-        let form = Form::parse(body).map_err(|error| Rejected::before_body(error, header))?;
-        let parsed = (|| {
-            for name in INTROSPECTION_SINGLE {
-                form.single(name)?;
-            }
-            let credential = credentials::extract(header, &form)?;
-            let token = form
-                .single("token")?
-                .ok_or_else(|| OAuthError::invalid_request("token is required"))?
-                .to_string();
-            Ok(Self { token, credential })
-        })();
-        parsed.map_err(|error| Rejected {
-            error,
-            client_id: credentials::named_client_id(header, Some(&form)),
-        })
+impl ClientRequest for IntrospectionRequest {
+    fn credential(&self) -> &Credential {
+        &self.credential
+    }
+
+    fn from_form(header: AuthHeader<'_>, form: &Form) -> Result<Self, OAuthError> {
+        for name in INTROSPECTION_SINGLE {
+            form.single(name)?;
+        }
+        let credential = credentials::extract(header, form)?;
+        let token = form
+            .single("token")?
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?
+            .to_string();
+        Ok(Self { token, credential })
     }
 }
 

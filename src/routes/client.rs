@@ -1,41 +1,63 @@
-//! What the token and introspection routes share about the calling client:
-//! running authentication with the request's source address, counting its
-//! failures and refusals, and noting for the access log which client the
-//! request named and why it failed.
+//! What the token and introspection routes share, in one sequence
+//! ([`authenticated`]): read the form body, parse it, authenticate the
+//! client with the request's source address, count failures and refusals,
+//! and note for the access log which client the request named and why it
+//! failed.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::http::header::HeaderName;
-use actix_web::{HttpMessage, HttpRequest};
+use actix_web::{web, HttpRequest};
 
+use super::body::{auth_header, read_form_body};
 use crate::auth::{Authenticator, Failure, Reason};
 use crate::clients::Client;
+use crate::http::Note;
 use crate::oauth::credentials::Credential;
+use crate::oauth::request::{ClientRequest, Rejected};
 use crate::oauth::OAuthError;
 use crate::state::{AppState, Snapshot};
 use crate::throttle::source_address;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-/// What the access log says about a request beyond its HTTP facts; stored
-/// in the request extensions.
-#[derive(Clone, Default)]
-pub struct Note {
-    /// The configured client the request named (not proof of identity).
+/// A request refused before its client was authenticated: the answer, and
+/// the configured client it named (for labels; never proof of identity).
+pub struct Refused {
+    pub error: OAuthError,
     pub client: Option<Arc<Client>>,
-    /// The OAuth error code of the answer.
-    pub error: Option<&'static str>,
-    /// Why authentication failed.
-    pub reason: Option<&'static str>,
-    /// The source the throttle counted (the peer, or a trusted proxy's
-    /// `X-Forwarded-For`).
-    pub source: Option<IpAddr>,
+}
+
+/// The parsed request and its authenticated client. Whatever the outcome,
+/// the caller finishes with [`outcome`].
+pub async fn authenticated<R: ClientRequest>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    snapshot: &Snapshot,
+) -> Result<(R, Arc<Client>), Refused> {
+    let header = auth_header(req);
+    let timeout = snapshot.settings.server.request_timeout;
+    let parsed = match read_form_body(req, payload, timeout).await {
+        Ok(body) => R::parse(header, &body),
+        Err(error) => Err(Rejected::before_body(error, header)),
+    };
+    let request = parsed.map_err(|rejected| Refused {
+        client: named(snapshot, rejected.client_id.as_deref()),
+        error: rejected.error,
+    })?;
+    match authenticate(req, state, snapshot, request.credential()).await {
+        Ok(client) => Ok((request, client)),
+        Err(failure) => Err(Refused {
+            error: failure.error(),
+            client: failure.client,
+        }),
+    }
 }
 
 /// Authenticates `credential`; a failure is counted by its reason, a
 /// throttled request by the limit that refused it.
-pub async fn authenticate(
+async fn authenticate(
     req: &HttpRequest,
     state: &AppState,
     snapshot: &Snapshot,
@@ -79,7 +101,7 @@ pub async fn authenticate(
                 );
             }
         }
-        note(req, |n| {
+        Note::update(req, |n| {
             n.reason = Some(failure.reason.label());
             n.source = source;
         });
@@ -88,26 +110,14 @@ pub async fn authenticate(
 }
 
 /// The configured client `id` names, if any.
-pub fn named(snapshot: &Snapshot, id: Option<&str>) -> Option<Arc<Client>> {
+fn named(snapshot: &Snapshot, id: Option<&str>) -> Option<Arc<Client>> {
     id.and_then(|id| snapshot.clients.get(id)).cloned()
 }
 
 /// Records the outcome for the access log.
 pub fn outcome(req: &HttpRequest, client: Option<Arc<Client>>, error: Option<&OAuthError>) {
-    note(req, |n| {
+    Note::update(req, |n| {
         n.client = client;
         n.error = error.map(OAuthError::code);
     });
-}
-
-fn note(req: &HttpRequest, f: impl FnOnce(&mut Note)) {
-    let mut extensions = req.extensions_mut();
-    match extensions.get_mut::<Note>() {
-        Some(n) => f(n),
-        None => {
-            let mut n = Note::default();
-            f(&mut n);
-            extensions.insert(n);
-        }
-    }
 }

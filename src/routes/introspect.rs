@@ -1,17 +1,18 @@
 //! `POST /oauth2/introspect` (RFC 7662). Any authenticated client may
 //! introspect; the answer is `{"active": false}` for anything that is not a
-//! live token of this server, without saying why (§2.2).
+//! live token of this server, without saying why (§2.2). The same sequence
+//! as the token endpoint (`client::authenticated`), then one verification.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
-use super::body::{auth_header, read_form_body};
-use super::client::{authenticate, named, outcome};
-use crate::oauth::request::{IntrospectionRequest, Rejected};
+use super::client::{authenticated, outcome};
+use crate::clock::unix_now;
+use crate::oauth::request::IntrospectionRequest;
 use crate::oauth::OAuthError;
-use crate::state::AppState;
-use crate::token::{unix_now, verify};
+use crate::state::{AppState, Snapshot};
+use crate::token::verify;
 
 pub async fn introspect(
     req: HttpRequest,
@@ -19,30 +20,18 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let snapshot = state.snapshot();
-    let header = auth_header(&req);
-    let parsed = match read_form_body(&req, payload, snapshot.settings.server.request_timeout).await
-    {
-        Ok(body) => IntrospectionRequest::parse(header, &body),
-        Err(error) => Err(Rejected::before_body(error, header)),
-    };
-    let request = parsed.map_err(|rejected| {
-        let client = named(&snapshot, rejected.client_id.as_deref());
-        outcome(&req, client, Some(&rejected.error));
-        rejected.error
-    })?;
-    let client = authenticate(&req, &state, &snapshot, &request.credential).await;
-    let client = client.map_err(|failure| {
-        let error = failure.error();
-        outcome(&req, failure.client, Some(&error));
-        error
-    })?;
-    outcome(&req, Some(client), None);
-    let body = match verify(
-        &snapshot.keys,
-        &snapshot.settings.issuer,
-        &request.token,
-        unix_now(),
-    ) {
+    let (result, client) =
+        match authenticated::<IntrospectionRequest>(&req, payload, &state, &snapshot).await {
+            Ok((request, client)) => (Ok(answer(&snapshot, &request)), Some(client)),
+            Err(refused) => (Err(refused.error), refused.client),
+        };
+    outcome(&req, client, result.as_ref().err());
+    result
+}
+
+fn answer(snapshot: &Snapshot, request: &IntrospectionRequest) -> HttpResponse {
+    let settings = &snapshot.settings;
+    let body = match verify(&snapshot.keys, &settings.issuer, &request.token, unix_now()) {
         Ok(mut claims) => {
             claims.insert("active".into(), Value::Bool(true));
             claims.insert("token_type".into(), Value::String("Bearer".into()));
@@ -53,7 +42,7 @@ pub async fn introspect(
             serde_json::json!({ "active": false })
         }
     };
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body))
+        .json(body)
 }

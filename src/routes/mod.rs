@@ -8,7 +8,6 @@ mod body;
 mod client;
 mod discovery;
 mod error;
-pub mod in_flight;
 mod introspect;
 mod jwks;
 mod ops;
@@ -18,13 +17,23 @@ use actix_web::{web, HttpResponse};
 
 use crate::oauth::OAuthError;
 
-pub use client::Note;
+/// The token endpoint; the first is the one discovery names, the second
+/// WSO2 API Manager's path.
+pub const TOKEN_PATHS: [&str; 2] = ["/oauth2/token", "/token"];
+/// The JWK Set; the second is the conventional well-known name.
+pub const JWKS_PATHS: [&str; 2] = ["/jwks", "/.well-known/jwks.json"];
+/// RFC 8414 metadata, and the OpenID Connect name for the same document.
+pub const DISCOVERY_PATHS: [&str; 2] = [
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+];
+pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 
 const ALLOW_POST: &str = "POST";
 const ALLOW_GET: &str = "GET, HEAD";
 
 pub fn public(cfg: &mut web::ServiceConfig) {
-    for path in ["/oauth2/token", "/token"] {
+    for path in TOKEN_PATHS {
         cfg.service(
             web::resource(path)
                 .name(path)
@@ -32,7 +41,7 @@ pub fn public(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(not_allowed_post)),
         );
     }
-    for path in ["/jwks", "/.well-known/jwks.json"] {
+    for path in JWKS_PATHS {
         cfg.service(
             web::resource(path)
                 .name(path)
@@ -41,10 +50,7 @@ pub fn public(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(not_allowed_get)),
         );
     }
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
+    for path in DISCOVERY_PATHS {
         cfg.service(
             web::resource(path)
                 .name(path)
@@ -54,8 +60,8 @@ pub fn public(cfg: &mut web::ServiceConfig) {
         );
     }
     cfg.service(
-        web::resource("/oauth2/introspect")
-            .name("/oauth2/introspect")
+        web::resource(INTROSPECTION_PATH)
+            .name(INTROSPECTION_PATH)
             .route(web::post().to(introspect::introspect))
             .default_service(web::to(not_allowed_post)),
     );

@@ -3,18 +3,15 @@
 //! (401/429), the grant type checked and the grant decided (400), then one
 //! signature. This handler only sequences, renders and counts.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::body::{auth_header, read_form_body};
-use super::client::{authenticate, named, outcome};
+use super::client::{authenticated, outcome};
 use crate::clients::Client;
-use crate::oauth::request::{Rejected, TokenRequest};
+use crate::clock::unix_now;
+use crate::oauth::request::TokenRequest;
 use crate::oauth::{grant, OAuthError};
 use crate::state::{AppState, Snapshot};
-use crate::token::unix_now;
 
 pub async fn token(
     req: HttpRequest,
@@ -22,7 +19,11 @@ pub async fn token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let snapshot = state.snapshot();
-    let (result, client) = issue(&req, payload, &snapshot, &state).await;
+    let (result, client) =
+        match authenticated::<TokenRequest>(&req, payload, &state, &snapshot).await {
+            Ok((request, client)) => (grant_and_sign(&snapshot, &client, &request), Some(client)),
+            Err(refused) => (Err(refused.error), refused.client),
+        };
     let client_id = client
         .as_ref()
         .map_or("unknown", |c| c.settings.id.as_str());
@@ -37,35 +38,6 @@ pub async fn token(
         .inc();
     outcome(&req, client, result.as_ref().err());
     result
-}
-
-/// The response, and the configured client the request named (whatever
-/// the outcome: metrics label by it).
-async fn issue(
-    req: &HttpRequest,
-    payload: web::Payload,
-    snapshot: &Snapshot,
-    state: &AppState,
-) -> (Result<HttpResponse, OAuthError>, Option<Arc<Client>>) {
-    let header = auth_header(req);
-    let parsed = match read_form_body(req, payload, snapshot.settings.server.request_timeout).await
-    {
-        Ok(body) => TokenRequest::parse(header, &body),
-        Err(error) => Err(Rejected::before_body(error, header)),
-    };
-    let request = match parsed {
-        Ok(request) => request,
-        Err(rejected) => {
-            let client = named(snapshot, rejected.client_id.as_deref());
-            return (Err(rejected.error), client);
-        }
-    };
-    let client = match authenticate(req, state, snapshot, &request.credential).await {
-        Ok(client) => client,
-        Err(failure) => return (Err(failure.error()), failure.client),
-    };
-    let result = grant_and_sign(snapshot, &client, &request);
-    (result, Some(client))
 }
 
 fn grant_and_sign(

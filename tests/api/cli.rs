@@ -729,7 +729,7 @@ fn keygen_schedules_a_key_one_jwks_lifetime_and_the_publish_margin_ahead() {
     let config = config_with_a_key(dir.path(), "publish_margin = 30", "jwks_max_age = 60\n");
     // config_with_a_key puts `body` after [tokens]: jwks_max_age = 60.
     let keys = dir.path().join("keys");
-    let now = tokenmint::token::unix_now();
+    let now = tokenmint::clock::unix_now();
     let out = tokenmint()
         .args(["keygen", "--alg", "ES256", "--config"])
         .arg(&config)
@@ -753,7 +753,7 @@ fn keygen_schedules_a_key_one_jwks_lifetime_and_the_publish_margin_ahead() {
         "{stderr}"
     );
 
-    let now = tokenmint::token::unix_now();
+    let now = tokenmint::clock::unix_now();
     let kid = run_ok(
         tokenmint()
             .args(["keygen", "--alg", "ES256", "--now", "--dir"])
@@ -775,7 +775,7 @@ fn keygen_schedules_a_key_one_jwks_lifetime_and_the_publish_margin_ahead() {
             .arg(&keys),
     );
     let at = activation_of(&keys.join(format!("es256-{}.pem", kid.trim())));
-    assert_eq!(tokenmint::rfc3339::format(at), "2030-01-02T03:04:05Z");
+    assert_eq!(tokenmint::clock::format(at), "2030-01-02T03:04:05Z");
 
     let bad = tokenmint()
         .args([
@@ -800,7 +800,7 @@ fn check_config_says_which_key_signs_which_will_and_which_may_be_removed() {
     // An old key without a schedule, one that took over an hour ago (so the
     // old one is retired), and one that signs in an hour.
     helpers::write_keys(&keys, &["ES256"]);
-    let now = tokenmint::token::unix_now();
+    let now = tokenmint::clock::unix_now();
     let current =
         tokenmint::keys::generate(&keys, jsonwebtoken::Algorithm::ES256, Some(now - 3600))
             .unwrap()

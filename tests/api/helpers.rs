@@ -137,7 +137,7 @@ pub fn key_pem(alg: &str) -> String {
             "tokenmint-alg: PS256\n{}",
             fixture("test-only-rsa-2048.pem")
         ),
-        other => tokenmint::keys::generate_pem(tokenmint::keys::parse_alg(other).unwrap()).unwrap(),
+        other => tokenmint::keys::generate_pem(tokenmint::jose::parse_alg(other).unwrap()).unwrap(),
     }
 }
 

@@ -273,7 +273,7 @@ async fn other_methods_on_the_jwk_set_are_405_with_allow() {
 fn scheduled_key_pem(at: u64) -> String {
     format!(
         "tokenmint-activate-at: {}\n{}",
-        tokenmint::rfc3339::format(at),
+        tokenmint::clock::format(at),
         crate::helpers::key_pem("ES256")
     )
 }
@@ -288,7 +288,7 @@ fn kid_of(token: &serde_json::Value) -> String {
 
 #[tokio::test]
 async fn a_scheduled_key_is_published_at_once_and_signs_from_its_time_without_a_reload() {
-    let at = tokenmint::token::unix_now() + 2;
+    let at = tokenmint::clock::unix_now() + 2;
     let app = crate::helpers::spawn_app_with(|cfg| {
         cfg.active = Some(String::new());
         cfg.extra_key_pems = vec![scheduled_key_pem(at)];
@@ -310,7 +310,7 @@ async fn a_scheduled_key_is_published_at_once_and_signs_from_its_time_without_a_
     loop {
         let token = app.token("svc", "svc-secret", "").await;
         if kid_of(&token) == new {
-            assert!(tokenmint::token::unix_now() >= at, "not before its time");
+            assert!(tokenmint::clock::unix_now() >= at, "not before its time");
             // Validated from the served JWK Set, like any token.
             app.validate(
                 token["access_token"].as_str().unwrap(),
@@ -347,7 +347,7 @@ async fn keys_without_a_schedule_and_no_active_key_are_an_error_naming_the_fix()
 
 #[tokio::test]
 async fn a_lone_scheduled_key_signs_at_once_and_the_first_to_come_signs_before_any_has() {
-    let now = tokenmint::token::unix_now();
+    let now = tokenmint::clock::unix_now();
     let app = crate::helpers::spawn_app_with(|cfg| {
         cfg.algs = vec![];
         cfg.active = Some(String::new());

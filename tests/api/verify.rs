@@ -190,7 +190,7 @@ mod tests {
     /// A token from a fresh app with one new key of `alg` (RSA too: not the
     /// shared fixture), and that app's JWK Set.
     async fn token_and_jwks(alg: &'static str) -> (String, Value) {
-        let pem = tokenmint::keys::generate_pem(tokenmint::keys::parse_alg(alg).unwrap()).unwrap();
+        let pem = tokenmint::keys::generate_pem(tokenmint::jose::parse_alg(alg).unwrap()).unwrap();
         let app = spawn_app_with(|cfg| {
             cfg.algs = vec![];
             cfg.extra_key_pems = vec![pem];

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 
-use super::PublicKeys;
 use crate::config::RemoteSource;
+use crate::jose::PublicKeys;
 
 /// Longest a fetch (discovery and JWK Set together) may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -194,11 +194,8 @@ fn agent(source: &RemoteSource) -> Result<ureq::Agent, FetchError> {
         .max_redirects(0)
         .http_status_as_error(true);
     if let Some(ca) = &source.ca_file {
-        let certs = crate::commands::inspect::read_ca(ca)
-            .map_err(|e| FetchError(format!("CA file {}: {e:#}", ca.display())))?;
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(certs.into())
-            .build();
+        let tls = crate::ca::ureq_tls(ca)
+            .map_err(|e| FetchError(format!("CA file {}: {e}", ca.display())))?;
         config = config.tls_config(tls);
     }
     Ok(config.build().new_agent())

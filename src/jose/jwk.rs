@@ -6,22 +6,12 @@
 //! Symmetric keys, private keys, RSA under 2048 bits and duplicate `kid`s
 //! are refused, each with a message that names the key and the fix.
 
-pub mod remote;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
-/// The assertion algorithms tokenmint verifies (ring, through the crypto
-/// provider), as discovery lists them.
-pub const ASSERTION_ALGS: [Algorithm; 5] = [
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-    Algorithm::PS256,
-    Algorithm::RS256,
-];
+use super::parse_alg;
 
 /// The smallest RSA modulus accepted (RFC 7518 §3.3, and ring's floor).
 pub const MIN_RSA_BITS: usize = 2048;
@@ -266,30 +256,6 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Result<PublicKey, String> {
         }
     };
     Ok(PublicKey { kid, algs, key })
-}
-
-/// An assertion's `alg` header value, if tokenmint accepts it.
-pub fn parse_alg(name: &str) -> Option<Algorithm> {
-    match name {
-        "ES256" => Some(Algorithm::ES256),
-        "ES384" => Some(Algorithm::ES384),
-        "EdDSA" => Some(Algorithm::EdDSA),
-        "PS256" => Some(Algorithm::PS256),
-        "RS256" => Some(Algorithm::RS256),
-        _ => None,
-    }
-}
-
-/// `alg` as discovery spells it.
-pub fn alg_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::ES256 => "ES256",
-        Algorithm::ES384 => "ES384",
-        Algorithm::EdDSA => "EdDSA",
-        Algorithm::PS256 => "PS256",
-        Algorithm::RS256 => "RS256",
-        _ => "unsupported",
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! How many requests may be in progress at once, per connection and per
-//! worker. HTTP/1.1 has one request at a time per connection, so
+//! Admission: how many requests may be in progress at once, per connection
+//! and per worker, and whether a connection stays open while the server
+//! drains. HTTP/1.1 has one request at a time per connection, so
 //! `server.max_connections` bounds it; HTTP/2 multiplexes, and actix-web
 //! neither advertises `SETTINGS_MAX_CONCURRENT_STREAMS` nor bounds streams.
 //! Measured before: one connection opened 5 000 token requests whose bodies
@@ -16,6 +17,11 @@
 //! The worker's share is given back when the handler returns: handlers end
 //! within `request_timeout`, sends to a peer that withholds its window may
 //! never end, and 50 such connections must not hold a whole worker.
+//!
+//! Draining (SIGTERM): a kept-alive HTTP/1.1 client is told to reconnect,
+//! so that its next request reaches a replica that stays instead of racing
+//! this one's shutdown. actix sends HTTP/2 clients GOAWAY when the listener
+//! stops.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -24,8 +30,16 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
-use actix_web::dev::Extensions;
+use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::{ConnectionType, Version};
+use actix_web::middleware::Next;
 use actix_web::web::Bytes;
+use actix_web::{web, HttpMessage as _, ResponseError as _};
+
+use super::Note;
+use crate::oauth::OAuthError;
+use crate::state::AppState;
 
 /// RFC 9113 §6.5.2 asks that a server allow at least 100 concurrent
 /// streams.
@@ -35,6 +49,50 @@ thread_local! {
     // Each actix worker is one thread, and a request is served on the
     // worker that accepted its connection.
     static WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Admits the request or answers 503 at once. The worker's share is held
+/// until the handler returns, the connection's place by the answer's body
+/// until it is sent.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<Held>, actix_web::Error> {
+    let draining = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.is_draining());
+    let slot = req.conn_data::<Connection>().map(Connection::enter);
+    let (res, mut slot) = match slot {
+        Some(None) => (refuse(req), None),
+        Some(slot) => (next.call(req).await?.map_into_boxed_body(), slot),
+        None => (next.call(req).await?.map_into_boxed_body(), None),
+    };
+    if let Some(slot) = &mut slot {
+        slot.handled();
+    }
+    let mut res = res.map_body(|_, body| Held::new(body, slot));
+    if draining {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
+    Ok(res)
+}
+
+/// 503 for a request that found no room. Over HTTP/2 without a body, so
+/// that flow control cannot keep it pending.
+fn refuse(req: ServiceRequest) -> ServiceResponse {
+    req.extensions_mut().insert(Note {
+        error: Some("temporarily_unavailable"),
+        reason: Some("in_flight"),
+        ..Note::default()
+    });
+    let mut res = OAuthError::InFlight.error_response();
+    if req.version() == Version::HTTP_2 {
+        res.headers_mut().remove(CONTENT_TYPE);
+        res = res.set_body(BoxBody::new(()));
+    }
+    req.into_response(res)
 }
 
 /// Per-connection state, made by [`on_connect`] and found through

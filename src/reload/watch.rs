@@ -1,11 +1,10 @@
-//! Watches what a snapshot is read from (SPEC §2): the directory of the
-//! configuration file, the keys directory and the directories of the TLS
-//! files. Directories, not files: Kubernetes updates a mounted ConfigMap or
+//! Watches what a snapshot is read from (`inputs`): the directories of
+//! the configuration, key, TLS and JWK Set files. Directories, not files: Kubernetes updates a mounted ConfigMap or
 //! Secret by renaming a `..data` symlink to a new directory, which a watch
 //! on the file (or its inode) never sees, while its directory does.
 //!
-//! notify's thread only sends `()` into a channel; the signal task in
-//! `startup` debounces and reloads. Reads (opens, closes after reading) are
+//! notify's thread only sends `()` into a channel; the `Reloader`
+//! debounces ([`Debounce`]) and reloads. Reads (opens, closes after reading) are
 //! not changes: a reload reading the files must not trigger the next one.
 //! Only the files a snapshot reads count (the config file by name, `*.pem`,
 //! the TLS files by name, and Kubernetes' `..data`/`..<timestamp>` entries):
@@ -13,13 +12,14 @@
 //! server re-read everything four times a second.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
+use super::inputs;
 use crate::config::Settings;
 
 pub struct Watch {
@@ -121,38 +121,54 @@ fn concerns(event: &Event, names: &RwLock<Vec<OsString>>) -> bool {
         })
 }
 
-/// The file names a snapshot reads besides key files: the configuration
-/// file, the TLS certificate and key, and the JWK Set files.
+/// The file names a snapshot reads besides key files.
 fn names(settings: &Settings) -> Vec<OsString> {
-    let mut files = vec![settings.source.as_path()];
-    if let Some(tls) = &settings.server.tls {
-        files.push(&tls.cert);
-        files.push(&tls.key);
-    }
-    files.extend(settings.jwks_files.iter().map(PathBuf::as_path));
-    files
+    inputs::files(settings)
         .into_iter()
-        .filter_map(|f| f.file_name().map(OsString::from))
+        .filter_map(|(_, f)| f.file_name().map(OsString::from))
         .collect()
 }
 
 /// The directories a snapshot reads from, sorted, without duplicates.
 fn dirs(settings: &Settings) -> Vec<PathBuf> {
-    let mut dirs = vec![parent(&settings.source), settings.keys.dir.clone()];
-    if let Some(tls) = &settings.server.tls {
-        dirs.push(parent(&tls.cert));
-        dirs.push(parent(&tls.key));
-    }
-    dirs.extend(settings.jwks_files.iter().map(|f| parent(f)));
+    let mut dirs: Vec<PathBuf> = inputs::files(settings)
+        .into_iter()
+        .map(|(_, f)| inputs::parent(f))
+        .collect();
+    dirs.push(inputs::key_dir(settings).to_path_buf());
     dirs.sort();
     dirs.dedup();
     dirs
 }
 
-fn parent(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
+/// A burst of file events is applied once: when 250 ms pass without
+/// another, or 1 s after its first event if they keep coming.
+#[derive(Default)]
+pub struct Debounce {
+    first: Option<tokio::time::Instant>,
+    due: Option<tokio::time::Instant>,
+}
+
+impl Debounce {
+    const QUIET: std::time::Duration = std::time::Duration::from_millis(250);
+    const AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
+
+    pub fn event(&mut self) {
+        let now = tokio::time::Instant::now();
+        let first = *self.first.get_or_insert(now);
+        self.due = Some((now + Self::QUIET).min(first + Self::AT_MOST));
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Resolves when the pending burst is due; never when there is none.
+    pub async fn settled(&self) {
+        match self.due {
+            Some(due) => tokio::time::sleep_until(due).await,
+            None => std::future::pending().await,
+        }
     }
 }
 
