@@ -97,6 +97,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "== $*"; }
+# A step before the tests that failed: say so in the closing line too.
+abort() { echo "run.sh: $*" >&2; echo "openapi: $PASS passed, $((FAIL + 1)) failed"; exit 1; }
 result() { # result NAME STATUS
   if [ "$2" = 0 ]; then PASS=$((PASS + 1)); echo "PASS $1"; else FAIL=$((FAIL + 1)); echo "FAIL $1 (exit status $2)"; fi
 }
@@ -109,12 +111,12 @@ setup_python() {
   if [ -x "$PY" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   [ "${OPENAPI_SKIP_INSTALL:-0}" = 1 ] && [ -x "$PY" ] && return 0
   log "creating $VENV"
-  python3 -m venv --clear "$VENV"
-  "$PY" -m pip install -q --disable-pip-version-check --no-input -r "$HERE/requirements.txt"
+  python3 -m venv --clear "$VENV" || return 1
+  "$PY" -m pip install -q --disable-pip-version-check --no-input -r "$HERE/requirements.txt" || return 1
   echo "$want" >"$stamp"
 }
-setup_python
-log "schemathesis $("$VENV/bin/st" --version | awk '{print $NF}'), python $("$PY" -c 'import platform; print(platform.python_version())'), $("$BIN" --version 2>/dev/null || echo tokenmint)"
+setup_python || abort "could not install $HERE/requirements.txt into $VENV"
+log "schemathesis $("$VENV/bin/st" --version | awk '{print $NF}'), python $("$PY" -c 'import platform; print(platform.python_version())'), $("$BIN" --version 2>/dev/null | head -n 1)"
 
 # ------------------------------------------------------------------ servers
 
@@ -146,7 +148,8 @@ PY
   return 1
 }
 
-"$BIN" keygen --alg ES256 --dir "$WORK/keys" >/dev/null 2>"$WORK/keygen.log" || { cat "$WORK/keygen.log" >&2; exit 1; }
+"$BIN" keygen --alg ES256 --dir "$WORK/keys" >/dev/null 2>"$WORK/keygen.log" ||
+  abort "keygen failed: $(cat "$WORK/keygen.log")"
 
 # The server schemathesis runs against. The example scopes of the document
 # (reports:read, reports:write) are this client's, so that its examples and
@@ -177,7 +180,7 @@ TOML
 # The probes' second server: three failures per client and source, then 429;
 # PBKDF2 clients, whose checks run a bounded number at a time (503 past it).
 THROTTLE_PORT=$(free_port)
-slow_hash=$(printf 'slow-secret' | "$BIN" hash-secret)
+slow_hash=$(printf 'slow-secret' | "$BIN" hash-secret) || abort "hash-secret failed"
 cat >"$WORK/throttle.toml" <<TOML
 issuer = "http://127.0.0.1:$THROTTLE_PORT"
 [server]
@@ -207,8 +210,8 @@ id = "slow-3"
 secret_hash = "$slow_hash"
 TOML
 
-start_server fuzz "$WORK/fuzz.toml" "$FUZZ_PORT"
-start_server throttle "$WORK/throttle.toml" "$THROTTLE_PORT"
+start_server fuzz "$WORK/fuzz.toml" "$FUZZ_PORT" || abort "the fuzz server did not start"
+start_server throttle "$WORK/throttle.toml" "$THROTTLE_PORT" || abort "the throttle server did not start"
 
 # ------------------------------------------------------------------ schemathesis
 
