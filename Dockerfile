@@ -1,8 +1,10 @@
 # tokenmint's container image.
 #
-#   docker build -t tokenmint .                  # compiles in a rust image (what users run)
-#   docker build --target prebuilt -t tokenmint .  # packages a binary built on the host:
+#   docker build -t localhost/tokenmint .                  # compiles in a rust image (what users run)
+#   docker build --target prebuilt -t localhost/tokenmint .  # packages a binary built on the host:
 #       --build-arg BINARY=path/in/context (default target/release/tokenmint)
+# localhost/tokenmint:latest is the name docker-compose.yml and
+# deploy/kubernetes use: a local image, never pulled from a registry.
 #
 # The image runs as an unprivileged user, writes nothing outside its mounted
 # volumes (so it runs with a read-only root filesystem) and listens on
@@ -12,9 +14,13 @@
 # `tokenmint keygen --alg ES256|ES384|EdDSA` works inside the image; RSA keys
 # need the `openssl` command, which the image does not carry (README, "Containers").
 
+# Every image by its full name (registry included): podman does not guess a
+# registry for a short name. The runtime base can be replaced with
+# --build-arg RUNTIME_BASE=... (tests/deploy builds on a local stand-in).
 # The oldest rustc the locked dependencies build with (notify-types needs 1.91).
 ARG RUST_VERSION=1.91
 ARG DEBIAN=bookworm
+ARG RUNTIME_BASE=docker.io/library/debian:${DEBIAN}-slim
 
 FROM docker.io/library/rust:${RUST_VERSION}-${DEBIAN} AS build
 WORKDIR /src
@@ -27,7 +33,7 @@ RUN cargo build --release --locked --bin tokenmint --example resource_server \
  && mkdir -p target/release \
  && cp target/release/examples/resource_server target/release/resource_server
 
-FROM docker.io/library/debian:${DEBIAN}-slim AS base
+FROM ${RUNTIME_BASE} AS base
 # A user of its own (no package: passwd is not in every minimal base).
 RUN echo 'tokenmint:x:10001:10001:tokenmint:/nonexistent:/usr/sbin/nologin' >>/etc/passwd \
  && echo 'tokenmint:x:10001:' >>/etc/group \
@@ -47,13 +53,13 @@ ENTRYPOINT ["/usr/local/bin/tokenmint"]
 CMD ["serve"]
 
 # The example resource server (examples/resource_server.rs), for docker-compose.yml.
-FROM docker.io/library/debian:${DEBIAN}-slim AS resource-server-prebuilt
+FROM ${RUNTIME_BASE} AS resource-server-prebuilt
 ARG RESOURCE_SERVER_BINARY=target/release/resource_server
 COPY ${RESOURCE_SERVER_BINARY} /usr/local/bin/resource_server
 USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/resource_server"]
 
-FROM docker.io/library/debian:${DEBIAN}-slim AS resource-server
+FROM ${RUNTIME_BASE} AS resource-server
 COPY --from=build /src/target/release/resource_server /usr/local/bin/resource_server
 USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/resource_server"]

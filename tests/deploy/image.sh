@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The Dockerfile's runtime stage, built here and run as users run it:
-#   bash tests/deploy/image.sh [BINARY]      (default target/release/tokenmint)
-# Builds the `prebuilt` stage on the locally made base (lib.sh), then checks
+#   bash tests/deploy/image.sh [BINARY]      (default $CARGO_TARGET_DIR/release/tokenmint,
+#                                             CARGO_TARGET_DIR defaulting to target)
+# Checks that every FROM of the Dockerfile names its image with a registry
+# (podman resolves no short names), builds the `prebuilt` stage on the
+# locally made base (lib.sh, passed as RUNTIME_BASE), then checks
 # that the container runs as a non-root user with a read-only root
 # filesystem, answers /readyz and its HEALTHCHECK, issues a token, and that
 # `keygen` inside the image writes into the keys volume (RSA: says how).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-binary=${1:-target/release/tokenmint}
+binary=${1:-$RELEASE_DIR/tokenmint}
 image=localhost/tokenmint-test:image
 name=tm-image-test-$$
 volume=tm-image-test-keys-$$
@@ -18,10 +21,38 @@ admin=$((public + 1))
 cleanup() {
     podman rm -f "$name" >/dev/null 2>&1 || true
     podman volume rm -f "$volume" >/dev/null 2>&1 || true
+    deploy_cleanup
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; podman logs "$name" 2>&1 | tail -20 || true; exit 1; }
+fail() {
+    echo "FAIL: $*"
+    if podman container exists "$name" 2>/dev/null; then podman logs "$name" 2>&1 | tail -20 || true; fi
+    exit 1
+}
 quiet() { grep -v 'systemd' || true; }   # podman's healthcheck timer needs systemd; say nothing of it
+
+# The image of every FROM, the Dockerfile's global ARG defaults put in (a stage's own name is no image).
+froms=$(python3 - Dockerfile <<'PY'
+import re, sys
+args, stages = {}, set()
+expand = lambda v: re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m.group(1) or m.group(2), ""), v)
+for line in open(sys.argv[1]):
+    w = line.split()
+    if w and w[0].upper() == "ARG" and not stages and "=" in w[1]:
+        name, value = w[1].split("=", 1)
+        args[name] = expand(value)
+    elif w and w[0].upper() == "FROM":
+        w = [x for x in w[1:] if not x.startswith("--")]
+        image = expand(w[0])
+        if image not in stages:
+            print(image)
+        if len(w) == 3 and w[1].upper() == "AS":
+            stages.add(w[2])
+PY
+)
+[[ -n $froms ]] || fail "no FROM image found in the Dockerfile"
+for i in $froms; do qualified "$i" || fail "Dockerfile: FROM $i is not named with its registry (docker.io/...)"; done
+echo "ok: every FROM of the Dockerfile names its registry: $(sort -u <<<"$froms" | tr '\n' ' ')"
 
 ensure_base_images
 build_image "$binary" "$image"

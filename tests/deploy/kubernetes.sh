@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # deploy/kubernetes, rendered, validated and run as far as this machine can:
-#   bash tests/deploy/kubernetes.sh [BINARY]     (default target/release/tokenmint)
+#   bash tests/deploy/kubernetes.sh [BINARY]     (default $CARGO_TARGET_DIR/release/tokenmint,
+#                                                  CARGO_TARGET_DIR defaulting to target)
 #
 # 1. Renders the base and the prometheus-operator overlay with kubectl
 #    kustomize (and with Debian's kubectl 1.20, whose kustomize is v2.0.3,
-#    when apt can fetch it: both must give the same objects).
+#    when apt can fetch it: both must give the same objects); every image is
+#    named with its registry (no short names).
 # 2. Validates every object offline against the Kubernetes API schema with
 #    npm's kubernetes-models (tests/deploy/node), and shows that broken copies
 #    are rejected, so that the check cannot pass vacuously.
@@ -19,7 +21,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-binary=${1:-target/release/tokenmint}
+binary=${1:-$RELEASE_DIR/tokenmint}
 [[ $binary == /* ]] || binary=$ROOT/$binary
 image=localhost/tokenmint:latest
 node_dir=$ROOT/tests/deploy/node
@@ -30,6 +32,8 @@ ctr=$pod-tokenmint
 public=$((20000 + RANDOM % 10000))
 admin=$((public + 1))
 started=$SECONDS
+kube_net=podman-default-kube-network   # kube play's network, made on first use
+kube_net_made=
 
 cleanup() {
     [[ -n ${TM_KEEP:-} ]] && { echo "kept: pod $pod, $tmp"; return; }   # TM_KEEP=1: leave it all to look at
@@ -42,7 +46,10 @@ cleanup() {
             podman secret rm "$name" >/dev/null 2>&1 || true
         done
     fi
+    # Nor the network, if this run made it (not while another pod uses it: no -f).
+    if [[ -n $kube_net_made ]]; then podman network rm "$kube_net" >/dev/null 2>&1 || true; fi
     rm -rf "$tmp"
+    deploy_cleanup
 }
 trap cleanup EXIT
 fail() {
@@ -81,6 +88,15 @@ kinds=$(grep -h '^kind:' "$tmp/base.yaml" | awk '{print $2}' | sort | uniq -c | 
 echo "ok: kubectl $(kubectl version --client -o json | sed -n 's/.*"gitVersion": "\([^"]*\)".*/\1/p') renders the base: ${kinds% }"
 grep -q '^kind: ServiceMonitor' "$tmp/monitor.yaml" || fail "the overlay renders no ServiceMonitor"
 echo "ok: the prometheus-operator overlay renders a ServiceMonitor"
+# A short name (tokenmint:latest) is docker.io/library/... to Docker and containerd,
+# but CRI-O and podman refuse it or ask which registry is meant.
+images=$(sed -n 's/^ *image: *//p' "$tmp/base.yaml" "$tmp/monitor.yaml" | tr -d "\"'" | sort -u)
+[[ -n $images ]] || fail "no image in the rendered manifests"
+for i in $images; do qualified "$i" || fail "image $i is not named with its registry (e.g. docker.io/..., localhost/...)"; done
+if qualified tokenmint:latest || qualified grafana/grafana:11.3.0 || ! qualified docker.io/grafana/grafana:11.3.0; then
+    fail "qualified() misjudges short names"
+fi
+echo "ok: every image is named with its registry: $(echo $images)"
 if grep -rlq 'PRIVATE KEY' deploy/kubernetes; then fail "deploy/kubernetes holds a private key"; fi
 [[ $(yaml_get "$tmp/base.yaml" Secret tokenmint-keys 'Object.keys(o.data ?? {}).length') == 0 ]] ||
     fail "the keys Secret is not empty"
@@ -177,13 +193,16 @@ spec:
             - {containerPort: 9443, protocol: TCP, hostPort: $public, hostIP: 127.0.0.1}
             - {containerPort: 9464, protocol: TCP, hostPort: $admin, hostIP: 127.0.0.1}
 EOF
+# The base's image name without its tag (what the overlay's images: entry matches).
+base_image=$(yaml_get "$tmp/base.yaml" Deployment tokenmint 'o.spec.template.spec.containers[0].image')
+base_image=${base_image%:*}
 cat >"$tmp/overlay/kustomization.yaml" <<EOF
 resources:
   - $(realpath --relative-to="$tmp/overlay" "$ROOT/deploy/kubernetes")
   - tls.yaml
 nameSuffix: $suffix
 images:
-  - name: tokenmint
+  - name: $base_image
     newName: ${image%:*}
     newTag: ${image##*:}
 # patchesStrategicMerge, not patches: Debian's kubectl 1.20 (kustomize v2.0.3) knows only this.
@@ -196,6 +215,7 @@ kubectl kustomize "$tmp/overlay" >"$tmp/play.yaml"
 node "$node_dir/validate.mjs" "$tmp/play.yaml" >"$tmp/validate.out" ||
     { cat "$tmp/validate.out"; fail "the test's rendering does not validate"; }
 
+podman network exists "$kube_net" || kube_net_made=1
 podman --log-level=info kube play --start=false "$tmp/play.yaml" >"$tmp/play.out" 2>"$tmp/play.err" ||
     { cat "$tmp/play.out" "$tmp/play.err" | quiet; fail "podman kube play failed"; }
 ignored=$(sed -n 's/.*Kube kind \([A-Za-z]*\) not supported.*/\1/p' "$tmp/play.err" | sort | uniq -c |

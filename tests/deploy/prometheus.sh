@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The monitoring configs against a real tokenmint and a real Prometheus.
 #
-#   bash tests/deploy/prometheus.sh [BINARY]     (default target/release/tokenmint)
+#   bash tests/deploy/prometheus.sh [BINARY]     (default $CARGO_TARGET_DIR/release/tokenmint,
+#                                                  CARGO_TARGET_DIR defaulting to target)
 #
 # 1. promtool: check config/prometheus/prometheus.yml, check rules alerts.yml, and run
 #    the unit tests alerts_test.yml.
@@ -23,7 +24,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=${1:-$ROOT/target/release/tokenmint}
+# A relative CARGO_TARGET_DIR is relative to where this runs, as for cargo.
+BIN=${1:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tokenmint}
 case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
 PROM_DIR=$ROOT/config/prometheus
 DASHBOARD=$ROOT/config/grafana/dashboards/tokenmint.json
