@@ -25,7 +25,6 @@ ARG RUNTIME_BASE=docker.io/library/debian:${DEBIAN}-slim
 FROM docker.io/library/rust:${RUST_VERSION}-${DEBIAN} AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
-COPY .cargo .cargo
 COPY src src
 COPY benches benches
 COPY examples examples

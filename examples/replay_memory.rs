@@ -6,7 +6,7 @@
 //! cargo run --release --example replay_memory -- 1000000
 //! ```
 
-use tokenmint::auth::replay::ReplayCache;
+use tokenmint::ReplayCache;
 
 fn rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")

@@ -16,11 +16,11 @@
 
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
-use jsonwebtoken::jwk::{EllipticCurve, ThumbprintHash};
+use jsonwebtoken::jwk::ThumbprintHash;
 use jsonwebtoken::signature::{self, Verifier};
 use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use ring::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 
 /// A parsed private key, ready to sign JWS signing input many times.
 pub struct Signer {
@@ -124,17 +124,18 @@ pub fn install_jwt_provider() {
 
 /// jsonwebtoken's provider over ring, for `decode`. Signing through it is
 /// refused (see `refuse_signer`); HMAC is refused outright because
-/// tokenmint never issues or accepts HS* tokens (RFC 8725 §2.1). The
-/// `key_utils` serve jsonwebtoken's JWK helpers, which tokenmint itself does
-/// not call (its JWKs and kids are built in keys), but the struct needs them.
+/// tokenmint never issues or accepts HS* tokens (RFC 8725 §2.1). Of the
+/// `key_utils` (jsonwebtoken's JWK helpers) only the digest works: JWKs and
+/// kids are built in `keys` from the loaded key, never from key bytes
+/// through jsonwebtoken.
 pub static RING_PROVIDER: CryptoProvider = CryptoProvider {
     signer_factory: refuse_signer,
     verifier_factory: new_verifier,
     key_utils: KeyUtils {
-        rsa_pub_components_from_private_key: rsa_components_from_private_key,
+        rsa_pub_components_from_private_key: |_| Err(ErrorKind::InvalidAlgorithm.into()),
         rsa_pub_components_from_public_key: |_| Err(ErrorKind::InvalidAlgorithm.into()),
-        ec_pub_components_from_private_key: ec_components_from_private_key,
-        ed_pub_components_from_private_key: ed_components_from_private_key,
+        ec_pub_components_from_private_key: |_, _| Err(ErrorKind::InvalidAlgorithm.into()),
+        ed_pub_components_from_private_key: |_, _| Err(ErrorKind::InvalidAlgorithm.into()),
         compute_digest,
     },
 };
@@ -237,41 +238,6 @@ fn new_verifier(alg: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifie
     }))
 }
 
-fn rsa_components_from_private_key(der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), JwtError> {
-    let pair = RsaKeyPair::from_pkcs8(der)
-        .or_else(|_| RsaKeyPair::from_der(der))
-        .map_err(|e| ErrorKind::InvalidRsaKey(e.to_string()))?;
-    let public = sig::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
-    Ok((public.n, public.e))
-}
-
-fn ec_components_from_private_key(
-    der: &[u8],
-    alg: Algorithm,
-) -> Result<(EllipticCurve, Vec<u8>, Vec<u8>), JwtError> {
-    let curve = match alg {
-        Algorithm::ES256 => EllipticCurve::P256,
-        Algorithm::ES384 => EllipticCurve::P384,
-        _ => return Err(ErrorKind::InvalidEcdsaKey.into()),
-    };
-    let signing = ecdsa_signing(alg).ok_or(ErrorKind::InvalidEcdsaKey)?;
-    let pair = EcdsaKeyPair::from_pkcs8(signing, der, &SystemRandom::new())
-        .map_err(|_| ErrorKind::InvalidEcdsaKey)?;
-    let (x, y) = ec_point_xy(pair.public_key().as_ref()).ok_or(ErrorKind::InvalidEcdsaKey)?;
-    Ok((curve, x.to_vec(), y.to_vec()))
-}
-
-fn ed_components_from_private_key(der: &[u8], curve: &EllipticCurve) -> Result<Vec<u8>, JwtError> {
-    match curve {
-        EllipticCurve::Ed25519 => Ok(Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-            .map_err(|_| ErrorKind::InvalidEddsaKey)?
-            .public_key()
-            .as_ref()
-            .to_vec()),
-        _ => Err(ErrorKind::InvalidAlgorithm.into()),
-    }
-}
-
 fn compute_digest(data: &[u8], hash: ThumbprintHash) -> Result<Vec<u8>, JwtError> {
     let algorithm = match hash {
         ThumbprintHash::SHA256 => &ring::digest::SHA256,
@@ -285,6 +251,7 @@ fn compute_digest(data: &[u8], hash: ThumbprintHash) -> Result<Vec<u8>, JwtError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ring::signature::KeyPair as _;
 
     #[test]
     fn a_signer_round_trips_through_the_provider_verifier() {

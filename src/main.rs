@@ -11,9 +11,29 @@ use tokenmint::cli::{Cli, Command};
 use tokenmint::commands::{self, with_output};
 
 /// Memory freed after a burst of connections goes back to the OS; glibc's
-/// allocator kept it (see README, "Memory").
+/// allocator kept it (docs/performance.md, "Memory").
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's configuration, in the binary itself so that every build has
+/// it (`cargo install`, a packager's build). jemalloc reads this symbol
+/// (`malloc_conf`, prefixed by tikv-jemalloc-sys) before `main`; its own
+/// definition is weak, so this one wins.
+/// - `background_thread`, `dirty_decay_ms:1000`, `muzzy_decay_ms:0`: freed
+///   memory goes back to the OS within about a second, from a background
+///   thread, instead of at the next allocation burst.
+/// - `slab_sizes:8192-8192:16`: actix gives every connection two 8 KiB
+///   buffers, and jemalloc otherwise puts each in its own 2-page slab
+///   whose bookkeeping it never returns; 64 KiB slabs of 8 made 5 000
+///   slow clients leave 1 MB less behind (benches/hostile.py slow_bodies).
+///
+/// `MALLOC_CONF`-style overrides still apply after it
+/// (`_RJEM_MALLOC_CONF=...`). A C string is a thin pointer, hence the
+/// array reference.
+#[allow(unsafe_code)] // a linker symbol: `export_name` is the only way to set it
+#[export_name = "_rjem_malloc_conf"]
+pub static MALLOC_CONF: &[u8; 84] =
+    b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,slab_sizes:8192-8192:16\0";
 
 fn main() -> ExitCode {
     // Memory freed after a burst is returned by jemalloc's background

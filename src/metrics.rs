@@ -109,7 +109,7 @@ impl Metrics {
             active_key_age: gauge(
                 r,
                 "tokenmint_active_key_age_seconds",
-                "Seconds since the signing key started signing (its file's modification time)",
+                "Seconds since the signing key started signing (its activation time, else its file's modification time)",
             )?,
             config_reloads: counter(
                 r,
@@ -124,7 +124,18 @@ impl Metrics {
             )?,
             registry,
         };
-        // Series that must exist from the start, at 0 or at their value.
+        metrics.start_series()?;
+        #[cfg(target_os = "linux")]
+        metrics.registry.register(Box::new(ProcessMetrics(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        )))?;
+        Ok(metrics)
+    }
+
+    /// Series that must exist from the start, at 0 or at their value (the
+    /// first event of a kind then shows in `rate()`).
+    fn start_series(&self) -> Result<(), prometheus::Error> {
+        let metrics = self;
         for dimension in Dimension::ALL {
             metrics.throttled.with_label_values(&[dimension.label()]);
         }
@@ -145,11 +156,7 @@ impl Metrics {
         )?
         .with_label_values(&[env!("CARGO_PKG_VERSION")])
         .set(1);
-        #[cfg(target_os = "linux")]
-        metrics.registry.register(Box::new(ProcessMetrics(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        )))?;
-        Ok(metrics)
+        Ok(())
     }
 
     /// The text exposition format, with `key` as the signing key: the

@@ -30,15 +30,6 @@ pub enum SnapshotError {
     Random,
 }
 
-impl SnapshotError {
-    pub fn problems(&self) -> Vec<String> {
-        match self {
-            SnapshotError::Keys { errors, .. } => errors.iter().map(ToString::to_string).collect(),
-            SnapshotError::Random => vec![self.to_string()],
-        }
-    }
-}
-
 #[derive(Debug)]
 pub struct Snapshot {
     pub settings: Settings,

@@ -5,7 +5,7 @@
 
 use super::issuers::key_source;
 use super::problem::{Checked, Findings};
-use super::raw::RawClient;
+use super::raw::{RawClient, RawFederated};
 use super::settings::{
     AssertionKeys, AuthMethod, ClientSecret, ClientSettings, IssuerSettings, TokenSettings,
     REGISTERED_CLAIMS,
@@ -188,29 +188,7 @@ fn assertion_keys(
         }
     }
     if let Some(fed) = &c.federated {
-        let Some(index) = issuers.iter().position(|t| t.name == fed.issuer) else {
-            let names: Vec<&str> = issuers.iter().map(|t| t.name.as_str()).collect();
-            f.problem(
-                at.key("federated.issuer"),
-                at.says(format!(
-                    "\"{}\" is not the name of a [[trusted_issuers]] entry (configured: {})",
-                    fed.issuer,
-                    if names.is_empty() {
-                        "none".into()
-                    } else {
-                        names.join(", ")
-                    }
-                )),
-            );
-            return None;
-        };
-        if fed.subject.is_empty() {
-            f.problem(at.key("federated.subject"), at.says("is empty"));
-        }
-        return Some(AssertionKeys::Federated {
-            issuer: index,
-            subject: fed.subject.clone(),
-        });
+        return federated(at, fed, issuers, f);
     }
     let key = |field: &str| at.key(field);
     key_source(
@@ -223,6 +201,38 @@ fn assertion_keys(
         f,
     )
     .map(AssertionKeys::Own)
+}
+
+/// A federated client: bound to a trusted issuer, by name, and a subject.
+fn federated(
+    at: &Key,
+    fed: &RawFederated,
+    issuers: &[IssuerSettings],
+    f: &mut Findings,
+) -> Option<AssertionKeys> {
+    let Some(index) = issuers.iter().position(|t| t.name == fed.issuer) else {
+        let names: Vec<&str> = issuers.iter().map(|t| t.name.as_str()).collect();
+        f.problem(
+            at.key("federated.issuer"),
+            at.says(format!(
+                "\"{}\" is not the name of a [[trusted_issuers]] entry (configured: {})",
+                fed.issuer,
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            )),
+        );
+        return None;
+    };
+    if fed.subject.is_empty() {
+        f.problem(at.key("federated.subject"), at.says("is empty"));
+    }
+    Some(AssertionKeys::Federated {
+        issuer: index,
+        subject: fed.subject.clone(),
+    })
 }
 
 /// Where a client's problems are: `clients[i].field`, and the id in the

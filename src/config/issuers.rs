@@ -38,71 +38,8 @@ pub(super) fn trusted_issuers(
     for (i, t) in raw.into_iter().enumerate() {
         let key = |field: &str| format!("trusted_issuers[{i}].{field}");
         let says = |m: &str| format!("(issuer \"{}\") {m}", t.name);
-        if t.name.trim().is_empty() {
-            f.problem(key("name"), "is empty: clients name the issuer by it");
-        }
-        if let Some(j) = out.iter().position(|o| o.name == t.name) {
-            f.problem(
-                key("name"),
-                format!("trusted_issuers[{j}] has the same name \"{}\"", t.name),
-            );
-        }
-        if let Some(j) = out.iter().position(|o| o.issuer == t.issuer) {
-            f.problem(key("issuer"), says(&format!("\"{}\" is also trusted_issuers[{j}]'s: an assertion's iss must select one issuer", t.issuer)));
-        }
-        if t.issuer == issuer {
-            f.problem(
-                key("issuer"),
-                says("is tokenmint's own issuer: tokens it signs must never authenticate clients"),
-            );
-        }
-        if Url::parse(&t.issuer).is_err() {
-            f.problem(
-                key("issuer"),
-                says(&format!(
-                    "\"{}\" is not a URL (the iss its tokens carry)",
-                    t.issuer
-                )),
-            );
-        }
-        if t.discovery && (t.jwks_file.is_some() || t.jwks_uri.is_some()) {
-            f.problem(
-                key("discovery"),
-                says("set only one of jwks_file, jwks_uri and discovery"),
-            );
-        }
-        let keys = if t.discovery {
-            remote(
-                &key("discovery"),
-                &t.issuer,
-                true,
-                t.ca_file.as_deref(),
-                &says,
-                &mut f,
-            )
-        } else {
-            if t.jwks_file.is_none() && t.jwks_uri.is_none() {
-                f.problem(
-                    key("jwks_file"),
-                    says("no keys: set jwks_file, jwks_uri or discovery = true"),
-                );
-            }
-            key_source(
-                &key,
-                None,
-                t.jwks_file.as_deref(),
-                t.jwks_uri.as_deref(),
-                t.ca_file.as_deref(),
-                &says,
-                &mut f,
-            )
-        };
-        if t.ca_file.is_some() && t.jwks_uri.is_none() && !t.discovery {
-            f.problem(
-                key("ca_file"),
-                says("is only used with jwks_uri or discovery"),
-            );
-        }
+        check_identity(&t, &out, issuer, &key, &says, &mut f);
+        let keys = issuer_keys(&t, &key, &says, &mut f);
         let max_token_lifetime = t.max_token_lifetime.unwrap_or(86_400);
         if max_token_lifetime == 0 {
             f.problem(
@@ -125,6 +62,98 @@ pub(super) fn trusted_issuers(
         }
     }
     Checked::new(out, f)
+}
+
+/// A name and an `iss` that select exactly one issuer, and never
+/// tokenmint's own.
+fn check_identity(
+    t: &RawTrustedIssuer,
+    before: &[IssuerSettings],
+    issuer: &str,
+    key: &dyn Fn(&str) -> String,
+    says: &dyn Fn(&str) -> String,
+    f: &mut Findings,
+) {
+    if t.name.trim().is_empty() {
+        f.problem(key("name"), "is empty: clients name the issuer by it");
+    }
+    if let Some(j) = before.iter().position(|o| o.name == t.name) {
+        f.problem(
+            key("name"),
+            format!("trusted_issuers[{j}] has the same name \"{}\"", t.name),
+        );
+    }
+    if let Some(j) = before.iter().position(|o| o.issuer == t.issuer) {
+        f.problem(
+            key("issuer"),
+            says(&format!(
+                "\"{}\" is also trusted_issuers[{j}]'s: an assertion's iss must select one issuer",
+                t.issuer
+            )),
+        );
+    }
+    if t.issuer == issuer {
+        f.problem(
+            key("issuer"),
+            says("is tokenmint's own issuer: tokens it signs must never authenticate clients"),
+        );
+    }
+    if Url::parse(&t.issuer).is_err() {
+        f.problem(
+            key("issuer"),
+            says(&format!(
+                "\"{}\" is not a URL (the iss its tokens carry)",
+                t.issuer
+            )),
+        );
+    }
+}
+
+/// Where the issuer's keys come from: exactly one of `jwks_file`,
+/// `jwks_uri` and `discovery`.
+fn issuer_keys(
+    t: &RawTrustedIssuer,
+    key: &dyn Fn(&str) -> String,
+    says: &dyn Fn(&str) -> String,
+    f: &mut Findings,
+) -> Option<KeySource> {
+    if t.discovery && (t.jwks_file.is_some() || t.jwks_uri.is_some()) {
+        f.problem(
+            key("discovery"),
+            says("set only one of jwks_file, jwks_uri and discovery"),
+        );
+    }
+    if t.ca_file.is_some() && t.jwks_uri.is_none() && !t.discovery {
+        f.problem(
+            key("ca_file"),
+            says("is only used with jwks_uri or discovery"),
+        );
+    }
+    if t.discovery {
+        return remote(
+            &key("discovery"),
+            &t.issuer,
+            true,
+            t.ca_file.as_deref(),
+            says,
+            f,
+        );
+    }
+    if t.jwks_file.is_none() && t.jwks_uri.is_none() {
+        f.problem(
+            key("jwks_file"),
+            says("no keys: set jwks_file, jwks_uri or discovery = true"),
+        );
+    }
+    key_source(
+        key,
+        None,
+        t.jwks_file.as_deref(),
+        t.jwks_uri.as_deref(),
+        t.ca_file.as_deref(),
+        says,
+        f,
+    )
 }
 
 /// Exactly one of inline `jwks`, `jwks_file` and `jwks_uri`, checked.

@@ -129,117 +129,60 @@ impl PublicKeys {
     pub fn kids(&self) -> impl Iterator<Item = Option<&str>> {
         self.keys.iter().map(|k| k.kid.as_deref())
     }
-
-    /// Every `kid` in both sets (a key of one issuer or client must never
-    /// verify for another: a shared `kid` is a configuration mistake).
-    pub fn shared_kids<'a>(&'a self, other: &'a PublicKeys) -> impl Iterator<Item = &'a str> {
-        self.keys
-            .iter()
-            .filter_map(|k| k.kid.as_deref())
-            .filter(|kid| other.has_kid(kid))
-    }
 }
 
-fn parse_jwk(jwk: &Map<String, Value>) -> Result<PublicKey, String> {
-    let text = |name: &str| -> Result<Option<&str>, String> {
-        match jwk.get(name) {
+/// One JWK's members, read with messages that name the key.
+struct Members<'a> {
+    jwk: &'a Map<String, Value>,
+    /// `(kid "…") ` or nothing, to start every message.
+    at: String,
+}
+
+impl Members<'_> {
+    fn text(&self, name: &str) -> Result<Option<&str>, String> {
+        match self.jwk.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(format!("\"{name}\" is not a string")),
         }
+    }
+
+    fn required(&self, name: &str) -> Result<&str, String> {
+        let at = &self.at;
+        self.text(name)?
+            .ok_or_else(|| format!("{at}has no \"{name}\""))
+    }
+
+    fn base64url(&self, name: &str) -> Result<Vec<u8>, String> {
+        let at = &self.at;
+        URL_SAFE_NO_PAD
+            .decode(self.required(name)?.trim_end_matches('='))
+            .map_err(|_| format!("{at}\"{name}\" is not base64url"))
+    }
+}
+
+fn parse_jwk(jwk: &Map<String, Value>) -> Result<PublicKey, String> {
+    let mut members = Members {
+        jwk,
+        at: String::new(),
     };
-    let kid = text("kid")?.map(str::to_string);
-    let at = kid
-        .as_ref()
-        .map_or_else(String::new, |k| format!("(kid \"{k}\") "));
-    let kty = text("kty")?.ok_or_else(|| format!("{at}has no \"kty\""))?;
-    if let Some(u) = text("use")? {
-        if u != "sig" {
-            return Err(format!("{at}\"use\" is \"{u}\": a key that verifies assertions must be \"sig\" or leave \"use\" out"));
-        }
+    let kid = members.text("kid")?.map(str::to_string);
+    if let Some(k) = &kid {
+        members.at = format!("(kid \"{k}\") ");
     }
-    if let Some(ops) = jwk.get("key_ops") {
-        let verifies = ops
-            .as_array()
-            .is_some_and(|ops| ops.iter().any(|o| o == "verify"));
-        if !verifies {
-            return Err(format!("{at}\"key_ops\" does not include \"verify\""));
-        }
-    }
-    if kty == "oct" {
-        return Err(format!("{at}is a symmetric key (kty \"oct\"): client assertions are verified with public keys only (no HS256); publish the client's public key"));
-    }
-    if ["d", "p", "q", "dp", "dq", "qi", "k"]
-        .iter()
-        .any(|m| jwk.contains_key(*m))
-    {
-        return Err(format!("{at}holds private key material (\"d\"): list only the public key (e.g. `openssl pkey -pubout`, or drop \"d\")"));
-    }
-    let declared = match text("alg")? {
+    let kty = members.required("kty")?;
+    check_use(&members, kty)?;
+    let at = &members.at;
+    let declared = match members.text("alg")? {
         None => None,
         Some(name) => Some(parse_alg(name).ok_or_else(|| {
             format!("{at}\"alg\" \"{name}\" is not accepted (ES256, ES384, EdDSA, PS256, RS256)")
         })?),
     };
-    let b64 = |name: &str| -> Result<Vec<u8>, String> {
-        let value = text(name)?.ok_or_else(|| format!("{at}has no \"{name}\""))?;
-        URL_SAFE_NO_PAD
-            .decode(value.trim_end_matches('='))
-            .map_err(|_| format!("{at}\"{name}\" is not base64url"))
-    };
-    let bad = |e: jsonwebtoken::errors::Error| format!("{at}is not a usable key ({e})");
     let (algs, key) = match kty {
-        "EC" => {
-            let crv = text("crv")?.ok_or_else(|| format!("{at}has no \"crv\""))?;
-            let (alg, len) = match crv {
-                "P-256" => (Algorithm::ES256, 32),
-                "P-384" => (Algorithm::ES384, 48),
-                other => {
-                    return Err(format!(
-                        "{at}curve \"{other}\" is not accepted (P-256 for ES256, P-384 for ES384)"
-                    ))
-                }
-            };
-            let (x, y) = (b64("x")?, b64("y")?);
-            if x.len() != len || y.len() != len {
-                return Err(format!("{at}\"x\" and \"y\" must be {len} bytes for {crv}"));
-            }
-            let mut point = Vec::with_capacity(1 + 2 * len);
-            point.push(4);
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
-            // ring checks the point is on the curve when it verifies.
-            (vec![alg], DecodingKey::from_ec_der(&point))
-        }
-        "OKP" => {
-            let crv = text("crv")?.ok_or_else(|| format!("{at}has no \"crv\""))?;
-            if crv != "Ed25519" {
-                return Err(format!(
-                    "{at}curve \"{crv}\" is not accepted (Ed25519 for EdDSA)"
-                ));
-            }
-            let x = b64("x")?;
-            if x.len() != 32 {
-                return Err(format!("{at}\"x\" must be 32 bytes for Ed25519"));
-            }
-            (vec![Algorithm::EdDSA], DecodingKey::from_ed_der(&x))
-        }
-        "RSA" => {
-            let n = b64("n")?;
-            b64("e")?;
-            let bits = n.iter().skip_while(|&&b| b == 0).count() * 8;
-            if bits < MIN_RSA_BITS {
-                return Err(format!(
-                    "{at}is an RSA key of {bits} bits: at least {MIN_RSA_BITS} are required"
-                ));
-            }
-            let key = DecodingKey::from_rsa_components(
-                text("n")?.unwrap_or_default(),
-                text("e")?.unwrap_or_default(),
-            )
-            .map_err(bad)?;
-            (vec![Algorithm::RS256, Algorithm::PS256], key)
-        }
+        "EC" => ec_key(&members)?,
+        "OKP" => okp_key(&members)?,
+        "RSA" => rsa_key(&members)?,
         other => {
             return Err(format!(
                 "{at}kty \"{other}\" is not accepted (EC, OKP, RSA)"
@@ -256,6 +199,89 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Result<PublicKey, String> {
         }
     };
     Ok(PublicKey { kid, algs, key })
+}
+
+/// What a verification key may be: a public signature key.
+fn check_use(members: &Members<'_>, kty: &str) -> Result<(), String> {
+    let at = &members.at;
+    if let Some(u) = members.text("use")? {
+        if u != "sig" {
+            return Err(format!("{at}\"use\" is \"{u}\": a key that verifies assertions must be \"sig\" or leave \"use\" out"));
+        }
+    }
+    if let Some(ops) = members.jwk.get("key_ops") {
+        let verifies = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|o| o == "verify"));
+        if !verifies {
+            return Err(format!("{at}\"key_ops\" does not include \"verify\""));
+        }
+    }
+    if kty == "oct" {
+        return Err(format!("{at}is a symmetric key (kty \"oct\"): client assertions are verified with public keys only (no HS256); publish the client's public key"));
+    }
+    if ["d", "p", "q", "dp", "dq", "qi", "k"]
+        .iter()
+        .any(|m| members.jwk.contains_key(*m))
+    {
+        return Err(format!("{at}holds private key material (\"d\"): list only the public key (e.g. `openssl pkey -pubout`, or drop \"d\")"));
+    }
+    Ok(())
+}
+
+fn ec_key(members: &Members<'_>) -> Result<(Vec<Algorithm>, DecodingKey), String> {
+    let at = &members.at;
+    let crv = members.required("crv")?;
+    let (alg, len) = match crv {
+        "P-256" => (Algorithm::ES256, 32),
+        "P-384" => (Algorithm::ES384, 48),
+        other => {
+            return Err(format!(
+                "{at}curve \"{other}\" is not accepted (P-256 for ES256, P-384 for ES384)"
+            ))
+        }
+    };
+    let (x, y) = (members.base64url("x")?, members.base64url("y")?);
+    if x.len() != len || y.len() != len {
+        return Err(format!("{at}\"x\" and \"y\" must be {len} bytes for {crv}"));
+    }
+    let mut point = Vec::with_capacity(1 + 2 * len);
+    point.push(4);
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    // ring checks the point is on the curve when it verifies.
+    Ok((vec![alg], DecodingKey::from_ec_der(&point)))
+}
+
+fn okp_key(members: &Members<'_>) -> Result<(Vec<Algorithm>, DecodingKey), String> {
+    let at = &members.at;
+    let crv = members.required("crv")?;
+    if crv != "Ed25519" {
+        return Err(format!(
+            "{at}curve \"{crv}\" is not accepted (Ed25519 for EdDSA)"
+        ));
+    }
+    let x = members.base64url("x")?;
+    if x.len() != 32 {
+        return Err(format!("{at}\"x\" must be 32 bytes for Ed25519"));
+    }
+    Ok((vec![Algorithm::EdDSA], DecodingKey::from_ed_der(&x)))
+}
+
+/// An RSA key without `alg` may verify RS256 and PS256.
+fn rsa_key(members: &Members<'_>) -> Result<(Vec<Algorithm>, DecodingKey), String> {
+    let at = &members.at;
+    let n = members.base64url("n")?;
+    members.base64url("e")?;
+    let bits = n.iter().skip_while(|&&b| b == 0).count() * 8;
+    if bits < MIN_RSA_BITS {
+        return Err(format!(
+            "{at}is an RSA key of {bits} bits: at least {MIN_RSA_BITS} are required"
+        ));
+    }
+    let key = DecodingKey::from_rsa_components(members.required("n")?, members.required("e")?)
+        .map_err(|e| format!("{at}is not a usable key ({e})"))?;
+    Ok((vec![Algorithm::RS256, Algorithm::PS256], key))
 }
 
 #[cfg(test)]

@@ -67,21 +67,26 @@ pub fn public(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The operations endpoints: GET, and HEAD wherever GET is (RFC 9110
+/// §9.1).
 pub fn admin(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/metrics")
             .name("/metrics")
-            .route(web::get().to(ops::metrics)),
+            .route(web::get().to(ops::metrics))
+            .route(web::head().to(ops::metrics)),
     )
     .service(
         web::resource("/healthz")
             .name("/healthz")
-            .route(web::get().to(ops::healthz)),
+            .route(web::get().to(ops::healthz))
+            .route(web::head().to(ops::healthz)),
     )
     .service(
         web::resource("/readyz")
             .name("/readyz")
-            .route(web::get().to(ops::readyz)),
+            .route(web::get().to(ops::readyz))
+            .route(web::head().to(ops::readyz)),
     );
 }
 

@@ -900,3 +900,24 @@ async fn malformed_requests_are_not_logged_as_errors() {
         "client mistakes logged as errors: {errors:#?}"
     );
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_binary_carries_its_allocator_settings_whatever_builds_it() {
+    // jemalloc prints its options at exit when asked through its
+    // environment variable; the settings must come from the binary itself,
+    // not from a cargo config a `cargo install` would not read.
+    let out = tokenmint()
+        .args(["hash-secret", "--help"])
+        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .output()
+        .unwrap();
+    let stats = String::from_utf8_lossy(&out.stderr);
+    for option in [
+        "opt.background_thread: true",
+        "opt.dirty_decay_ms: 1000",
+        "opt.muzzy_decay_ms: 0",
+    ] {
+        assert!(stats.contains(option), "{option} not in jemalloc's stats");
+    }
+}
