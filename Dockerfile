@@ -11,8 +11,8 @@
 # 0.0.0.0:9443 (token, JWKS, discovery, introspection) and 0.0.0.0:9464
 # (metrics and probes), set through the environment. Mount the config at
 # /etc/tokenmint/tokenmint.toml and the signing keys at /etc/tokenmint/keys.
-# `tokenmint keygen --alg ES256|ES384|EdDSA` works inside the image; RSA keys
-# need the `openssl` command, which the image does not carry (README, "Containers").
+# `tokenmint keygen` works inside the image for every algorithm, RSA included
+# (docs/deployment.md).
 
 # Every image by its full name (registry included): podman does not guess a
 # registry for a short name. The runtime base can be replaced with

@@ -1,8 +1,9 @@
 //! New key files: [`generate_pem`] makes a private key as PKCS#8 PEM text
 //! that openssl and common libraries read (ring for EC; for Ed25519 a seed
-//! from ring's CSPRNG in the RFC 8410 PKCS#8 v1 form; the `openssl genpkey`
-//! command for RSA, which ring cannot generate), and [`generate`] writes it into the keys directory
-//! as `<alg>-<kid>.pem` with mode 0600, creating the directory with 0700.
+//! from ring's CSPRNG in the RFC 8410 PKCS#8 v1 form; aws-lc-rs for RSA,
+//! which ring cannot generate), and [`generate`] writes it into the keys
+//! directory as `<alg>-<kid>.pem` with mode 0600, creating the directory
+//! with 0700.
 //!
 //! Not here: reading keys (`load`) or the `keygen` command line (commands).
 
@@ -17,7 +18,7 @@ use crate::crypto::ecdsa_signing;
 
 /// Makes a new private key for `alg` as PKCS#8 PEM text (with the PS256
 /// marker line when needed). ring cannot generate RSA keys, so RS256/PS256
-/// ask the `openssl` command for one: signing stays on ring.
+/// keys come from aws-lc-rs; signing stays on ring.
 pub fn generate_pem(alg: Algorithm) -> Result<String, String> {
     let rng = SystemRandom::new();
     let random_failed = |_| "the system random generator failed".to_string();
@@ -34,7 +35,7 @@ pub fn generate_pem(alg: Algorithm) -> Result<String, String> {
             rng.fill(&mut seed).map_err(random_failed)?;
             ed25519_pkcs8_v1(&seed)
         }
-        Algorithm::RS256 | Algorithm::PS256 => return openssl_rsa_pem(alg),
+        Algorithm::RS256 | Algorithm::PS256 => return rsa_pem(alg),
         _ => return Err(format!("unsupported algorithm {alg:?}")),
     };
     Ok(crate::pem::encode("PRIVATE KEY", &der))
@@ -58,29 +59,17 @@ fn ed25519_pkcs8_v1(seed: &[u8; 32]) -> Vec<u8> {
     der
 }
 
-/// A 3072-bit RSA key from `openssl genpkey` (PKCS#8 PEM), marked for PS256
-/// when `alg` is PS256.
-fn openssl_rsa_pem(alg: Algorithm) -> Result<String, String> {
-    let out = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| {
-            format!(
-                "ring cannot generate RSA keys and the `openssl` command could not be run ({e}); \
-                 make one with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out key.pem`{}",
-                if alg == Algorithm::PS256 {
-                    " and add the line `tokenmint-alg: PS256` above its BEGIN line"
-                } else {
-                    ""
-                }
-            )
-        })?;
-    if !out.status.success() {
-        return Err(format!("`openssl genpkey` failed with {}", out.status));
-    }
-    let pem = String::from_utf8(out.stdout)
-        .map_err(|_| "openssl wrote something that is not PEM text".to_string())?;
+/// A 3072-bit RSA key (what `openssl genpkey` makes by default today) as
+/// PKCS#8 PEM, marked for PS256 when `alg` is PS256.
+fn rsa_pem(alg: Algorithm) -> Result<String, String> {
+    use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der};
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    let pair = KeyPair::generate(KeySize::Rsa3072)
+        .map_err(|_| "RSA key generation failed".to_string())?;
+    let der: Pkcs8V1Der<'static> = pair
+        .as_der()
+        .map_err(|_| "the RSA key could not be encoded as PKCS#8".to_string())?;
+    let pem = crate::pem::encode("PRIVATE KEY", der.as_ref());
     Ok(if alg == Algorithm::PS256 {
         format!("{ALG_MARKER} PS256\n{pem}")
     } else {
