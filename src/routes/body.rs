@@ -60,6 +60,25 @@ pub async fn read_form_body(
     }
 }
 
+/// Reads and drops the body, up to [`BODY_LIMIT`] bytes and within
+/// `deadline`, for a route that answers without it. Over HTTP/2 an answer
+/// that leaves the request body unread ends the stream with a reset that
+/// clients report as a protocol error (curl 7.88: "(92) Stream error in
+/// the HTTP/2 framing layer") instead of the status; read, the request
+/// ends normally and the client sees the answer.
+pub async fn discard(mut payload: web::Payload, deadline: Duration) {
+    let drain = async {
+        let mut read = 0;
+        while let Ok(Some(chunk)) = next_chunk(&mut payload).await {
+            read += chunk.len();
+            if read > BODY_LIMIT {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(deadline, drain).await;
+}
+
 enum Unread {
     TooLarge,
     Broken,

@@ -16,6 +16,7 @@ mod token;
 use actix_web::{web, HttpResponse};
 
 use crate::oauth::OAuthError;
+use crate::state::AppState;
 
 /// The token endpoint; the first is the one discovery names, the second
 /// WSO2 API Manager's path.
@@ -33,6 +34,7 @@ const ALLOW_POST: &str = "POST";
 const ALLOW_GET: &str = "GET, HEAD";
 
 pub fn public(cfg: &mut web::ServiceConfig) {
+    cfg.default_service(web::to(not_found));
     for path in TOKEN_PATHS {
         cfg.service(
             web::resource(path)
@@ -90,10 +92,26 @@ pub fn admin(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn not_allowed_post() -> Result<HttpResponse, OAuthError> {
+// The answers given without the request's body read it first
+// (`body::discard`), so that HTTP/2 clients see them.
+
+async fn not_found(payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    body::discard(payload, state.snapshot().settings.server.request_timeout).await;
+    HttpResponse::NotFound().finish()
+}
+
+async fn not_allowed_post(
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    body::discard(payload, state.snapshot().settings.server.request_timeout).await;
     Err(OAuthError::MethodNotAllowed { allow: ALLOW_POST })
 }
 
-async fn not_allowed_get() -> Result<HttpResponse, OAuthError> {
+async fn not_allowed_get(
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    body::discard(payload, state.snapshot().settings.server.request_timeout).await;
     Err(OAuthError::MethodNotAllowed { allow: ALLOW_GET })
 }

@@ -343,3 +343,61 @@ async fn an_http2_peer_that_grants_no_window_holds_at_most_100_streams() {
 fn base_of(port: &str) -> String {
     format!("https://localhost:{port}")
 }
+
+/// Opens a raw HTTP/2 connection to `port` (ALPN h2, trusting `ca_pem`).
+async fn raw_h2(port: &str, ca_pem: &str) -> h2::client::SendRequest<actix_web::web::Bytes> {
+    let mut tls = helpers::tls_config(Some(ca_pem.as_bytes()));
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let (peer, connection) = h2::client::handshake(stream).await.unwrap();
+    tokio::spawn(connection);
+    peer
+}
+
+#[tokio::test]
+async fn an_early_answer_over_http2_ends_its_stream_cleanly_while_the_body_comes() {
+    // curl 7.88 sends the head, then the body: an answer given without
+    // reading it (an unknown path, a wrong method) must not end the stream
+    // with an error, or the client shows "(92) Stream error in the HTTP/2
+    // framing layer" instead of the 404 or 405.
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_cert(dir.path(), None);
+    let app = spawn_app_with(|c| c.tls = Some((cert.cert.clone(), cert.key.clone()))).await;
+    let port = app.address.rsplit(':').next().unwrap().to_string();
+    for (method, path, status) in [
+        ("POST", "/nope", 404),
+        ("PUT", "/oauth2/token", 405),
+        ("POST", "/jwks", 405),
+    ] {
+        let mut peer = raw_h2(&port, &cert.pem).await.ready().await.unwrap();
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("https://localhost:{port}{path}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(())
+            .unwrap();
+        let (response, mut body) = peer.send_request(request, false).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        body.send_data(vec![b'a'; 3000].into(), true)
+            .unwrap_or_else(|e| panic!("{method} {path}: the stream ended before its body: {e}"));
+        let response = tokio::time::timeout(Duration::from_secs(5), response)
+            .await
+            .expect("an answer")
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let reset = tokio::time::timeout(
+            Duration::from_millis(300),
+            std::future::poll_fn(|cx| body.poll_reset(cx)),
+        )
+        .await;
+        if let Ok(Ok(reason)) = reset {
+            assert_eq!(reason, h2::Reason::NO_ERROR, "{method} {path}");
+        }
+    }
+}
