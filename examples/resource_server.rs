@@ -126,10 +126,17 @@ fn explain(e: &jsonwebtoken::errors::Error, token: &str, args: &Args) -> String 
 }
 
 fn fetch_jwks(args: &Args) -> anyhow::Result<JwkSet> {
+    // rustls says `UnknownIssuer` for a certificate from a private CA: name
+    // the flag that fixes it.
+    let hint = if args.jwks.starts_with("https://") && args.cacert.is_none() {
+        " (for a server whose certificate a private CA signed, pass --cacert CA.pem)"
+    } else {
+        ""
+    };
     let body = agent(args.cacert.as_deref())?
         .get(&args.jwks)
         .call()
-        .with_context(|| format!("while fetching {}", args.jwks))?
+        .with_context(|| format!("while fetching {}{hint}", args.jwks))?
         .body_mut()
         .read_to_string()?;
     serde_json::from_str(&body).context("the JWK Set is not valid JSON")
