@@ -362,3 +362,54 @@ async fn a_lone_scheduled_key_signs_at_once_and_the_first_to_come_signs_before_a
         "the one that activates first signs until then"
     );
 }
+
+#[tokio::test]
+async fn inspect_and_the_server_refuse_the_same_jwk_with_the_same_reason() {
+    // One JWK parser: a key `inspect --jwks` accepts is a key a client's
+    // `jwks_file` may hold, and a key the configuration refuses (here one
+    // marked for encryption) `inspect` refuses too, for the same reason.
+    let app = spawn_app().await;
+    let token = app.token("svc", "svc-secret", "").await;
+    let token = token["access_token"].as_str().unwrap();
+    let mut jwks: Value = crate::helpers::get_json(&app.http, &app.url("/jwks")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("client.jwks.json");
+    let inspect = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+            .args(["inspect", token, "--jwks"])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(&file, jwks.to_string()).unwrap();
+    assert!(inspect(&file).status.success(), "the served set verifies");
+
+    jwks["keys"][0]["use"] = "enc".into();
+    std::fs::write(&file, jwks.to_string()).unwrap();
+    let refused = inspect(&file);
+    let inspect_says = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert!(!refused.status.success());
+    let config = dir.path().join("tm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"https://tm.example\"\n[keys]\ndir = \"{}\"\ngenerate_if_missing = true\n\
+             [tokens]\naudience = [\"a\"]\n[[clients]]\nid = \"k\"\nscopes = [\"s\"]\n\
+             auth_methods = [\"private_key_jwt\"]\njwks_file = \"{}\"\n",
+            dir.path().join("keys").display(),
+            file.display()
+        ),
+    )
+    .unwrap();
+    let checked = std::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let config_says = String::from_utf8_lossy(&checked.stdout).to_string()
+        + &String::from_utf8_lossy(&checked.stderr);
+    assert!(!checked.status.success(), "{config_says}");
+    let reason = "\"use\" is \"enc\"";
+    assert!(inspect_says.contains(reason), "inspect: {inspect_says}");
+    assert!(config_says.contains(reason), "check-config: {config_says}");
+}
