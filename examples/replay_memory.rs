@@ -1,4 +1,4 @@
-//! The `jti` replay cache's memory (SPEC §4.1, README "Performance"):
+//! The `jti` replay cache's memory (docs/client-authentication.md, README "Performance"):
 //! inserts N assertions' (client, jti) pairs, all unexpired, and prints the
 //! process's RSS before and after.
 //!

@@ -1,5 +1,5 @@
 //! A JWK Set fetched over HTTPS (a client's `jwks_uri`, a trusted issuer's
-//! `jwks_uri` or OIDC discovery), kept off the request path (SPEC §4.1):
+//! `jwks_uri` or OIDC discovery), kept off the request path (docs/client-authentication.md):
 //! fetched on first use and when its `Cache-Control` lifetime ends, and
 //! again when an assertion names a `kid` it lacks — at most once per
 //! `[client_auth] jwks_min_refresh`. A fetch is bounded in time and size; a

@@ -1,4 +1,4 @@
-//! Prometheus metrics (SPEC §3.6), in a registry owned by the application
+//! Prometheus metrics (docs/operations.md), in a registry owned by the application
 //! (never the global one, so parallel test apps do not count into each
 //! other). Label values are bounded: `client_id` is a configured id or
 //! `unknown`, `route` a route pattern (or `unmatched`), `status` an HTTP
@@ -167,7 +167,7 @@ impl Metrics {
             .with_label_values(&[key.kid.as_str(), alg_name(key.alg)])
             .set(1);
         // Since it started signing: its activation time, else its file's
-        // modification time (SPEC §3.6).
+        // modification time (docs/operations.md).
         let started = match key.activate_at {
             Some(at) => Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at)),
             None => key.modified,

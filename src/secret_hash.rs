@@ -1,4 +1,4 @@
-//! The client secret hash strings (SPEC §2), PHC-style with standard base64
+//! The client secret hash strings (docs/configuration.md), PHC-style with standard base64
 //! without padding; hashing, parsing and verifying through ring, nothing
 //! about which client owns a hash.
 //!

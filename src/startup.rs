@@ -165,7 +165,7 @@ fn public_server(
     })
     .disable_signals()
     .shutdown_timeout(30)
-    // What keeps slow or idle peers from holding resources (SPEC §2): the
+    // What keeps slow or idle peers from holding resources (docs/configuration.md): the
     // deadline for a request head (the body's is `routes::body`'s), the
     // connection cap, and HTTP/2 receive windows sized for 8 KiB bodies,
     // which bound what one stream or connection makes the server buffer.

@@ -1,4 +1,4 @@
-//! Brute-force limits on client authentication (RFC 6749 §2.3.1, SPEC §3.1,
+//! Brute-force limits on client authentication (RFC 6749 §2.3.1, docs/http-api.md,
 //! `[throttle]`). Failures are counted per source — an IPv4 address or an
 //! IPv6 /64 — and per (client id, source), over a sliding minute; a key at
 //! its limit gets 429 with `Retry-After` before any secret is checked.

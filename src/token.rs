@@ -53,7 +53,7 @@ pub struct ClientClaims {
 
 impl ClientClaims {
     /// `federated`: the (issuer, subject) a federated client is bound to,
-    /// carried as `federated_iss` and `federated_sub` (SPEC §4.2).
+    /// carried as `federated_iss` and `federated_sub` (docs/client-authentication.md).
     pub fn new(settings: &ClientSettings, federated: Option<(&str, &str)>) -> Self {
         let id = json_string(&settings.id);
         let mut extra = String::new();
@@ -87,7 +87,7 @@ struct SigningKey {
 }
 
 /// The issuer's constant token parts, every key's header, and the schedule
-/// that says which key signs when (SPEC §3.3).
+/// that says which key signs when (docs/operations.md).
 #[derive(Debug)]
 pub struct Minter {
     issuer_json: String,

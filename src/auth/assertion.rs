@@ -123,7 +123,7 @@ impl Authenticator<'_> {
                 let keys = self.keys(&issuer.keys, claimed.kid.as_deref()).await?;
                 let claims = jws::verify(&a.jwt, claimed, &keys)?;
                 let audience = Audience::Platform(&issuer.audience);
-                // Platform tokens are reused until they expire: no jti check (SPEC §4.2).
+                // Platform tokens are reused until they expire: no jti check (docs/client-authentication.md).
                 jws::check_claims(&claims, &audience, issuer.max_token_lifetime, false, now)?;
                 Ok(())
             }

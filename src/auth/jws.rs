@@ -77,7 +77,7 @@ pub fn peek(jwt: &str) -> Result<Unverified, Reason> {
     })
 }
 
-/// SPEC §4.1: absent, `JWT` or `client-authentication+jwt` (media types,
+/// docs/client-authentication.md: absent, `JWT` or `client-authentication+jwt` (media types,
 /// so case-insensitive and with an optional `application/`).
 fn typ_allowed(typ: &str) -> bool {
     let t = typ.to_ascii_lowercase();

@@ -152,7 +152,7 @@ pub struct Authenticator<'a> {
     pub rules: &'a AssertionRules,
 }
 
-/// The snapshot's rules for client assertions (SPEC §4.1).
+/// The snapshot's rules for client assertions (docs/client-authentication.md).
 #[derive(Debug)]
 pub struct AssertionRules {
     /// tokenmint's issuer identifier: the `aud` rfc7523bis asks for.

@@ -1,4 +1,4 @@
-//! The `jti` replay cache for client assertions (SPEC §4.1): each accepted
+//! The `jti` replay cache for client assertions (docs/client-authentication.md): each accepted
 //! assertion's (client, `jti`) is kept until its `exp`, so the same one is
 //! refused if it comes back. Fixed-size keys (16 bytes of SHA-256) in
 //! sharded maps with a hard bound on entries: memory stays bounded whatever

@@ -136,7 +136,7 @@ fn check_keys(
     Ok(())
 }
 
-/// A key's state in words (SPEC §3.3: published, signing, retired since,
+/// A key's state in words (docs/operations.md: published, signing, retired since,
 /// removable after).
 fn describe(state: KeyState, tokens: Option<&TokenSettings>, now: u64) -> String {
     match state {

@@ -1,5 +1,5 @@
 //! `tokenmint keygen`: a new key in the keys directory, marked with when it
-//! starts signing (SPEC §3.3): by default one JWK Set cache lifetime plus the
+//! starts signing (docs/operations.md): by default one JWK Set cache lifetime plus the
 //! publish margin from now, so that every replica has loaded the file and
 //! every resource server's cached JWK Set has expired before the key signs.
 //! The kid on stdout; where the key went and when it signs on stderr.
@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail};
 
 use crate::clock::{self, unix_now};
 
-/// Without a configuration: SPEC §3.3's defaults, jwks_max_age 300 s plus
+/// Without a configuration: docs/operations.md defaults, jwks_max_age 300 s plus
 /// publish_margin 120 s.
 const DEFAULT_DELAY: u64 = 300 + 120;
 

@@ -1,4 +1,4 @@
-//! Public keys that verify client assertions (SPEC §4): a client's own JWK
+//! Public keys that verify client assertions (docs/client-authentication.md): a client's own JWK
 //! Set (`private_key_jwt`) or a trusted issuer's (workload identity
 //! federation). Parsed once, when the config or the fetched document is
 //! loaded, into [`PublicKeys`]: each key with the algorithms it may verify
@@ -93,7 +93,7 @@ impl PublicKeys {
 
     /// The keys that may verify a token signed with `alg` naming `kid`: the
     /// key with that `kid` (when it allows `alg`); without a `kid`, every
-    /// key of `alg` (SPEC §4.1). A `kid` no key has is tried against the
+    /// key of `alg` (docs/client-authentication.md). A `kid` no key has is tried against the
     /// keys of `alg` that have no `kid` themselves (a JWK exported without
     /// one, while the client library names its key): never against a key
     /// whose `kid` differs.

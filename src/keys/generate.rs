@@ -64,8 +64,8 @@ fn ed25519_pkcs8_v1(seed: &[u8; 32]) -> Vec<u8> {
 fn rsa_pem(alg: Algorithm) -> Result<String, String> {
     use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der};
     use aws_lc_rs::rsa::{KeyPair, KeySize};
-    let pair = KeyPair::generate(KeySize::Rsa3072)
-        .map_err(|_| "RSA key generation failed".to_string())?;
+    let pair =
+        KeyPair::generate(KeySize::Rsa3072).map_err(|_| "RSA key generation failed".to_string())?;
     let der: Pkcs8V1Der<'static> = pair
         .as_der()
         .map_err(|_| "the RSA key could not be encoded as PKCS#8".to_string())?;

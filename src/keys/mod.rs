@@ -38,7 +38,20 @@ pub use markers::{ACTIVATE_MARKER, ALG_MARKER};
 /// One problem with one key file, phrased for an operator.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read key directory {dir}: {source}")]
+    #[error(
+        "keys.dir = {dir:?} {}",
+        if .source.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "does not exist{}: make it and a first signing key with \
+                 `tokenmint keygen --alg ES256 --dir {}`, or set keys.generate_if_missing = true \
+                 for development",
+                if .dir.is_relative() { " (relative to the working directory)" } else { "" },
+                .dir.display()
+            )
+        } else {
+            format!("cannot be read as the keys directory: {}", .source)
+        }
+    )]
     Dir {
         dir: PathBuf,
         source: std::io::Error,
@@ -98,7 +111,7 @@ pub struct Key {
     pub jwk: Value,
     /// The public key for jsonwebtoken's `decode` (introspection).
     pub decoding: DecodingKey,
-    /// `tokenmint-activate-at:`, in Unix seconds (SPEC §3.3).
+    /// `tokenmint-activate-at:`, in Unix seconds (docs/operations.md).
     pub activate_at: Option<u64>,
     /// The file's modification time, when the file system gives one.
     pub modified: Option<SystemTime>,
@@ -112,7 +125,7 @@ impl Key {
     }
 }
 
-/// Which key signs at a given time (SPEC §3.3): the one `keys.active` pins,
+/// Which key signs at a given time (docs/operations.md): the one `keys.active` pins,
 /// or, by activation time, the latest that has passed — before any has, the
 /// first to come — with equal times decided by the greater kid. Evaluated
 /// per token from a handful of entries, so the switch needs no reload and
@@ -337,7 +350,7 @@ fn load_all(
 /// Which key signs when: pinned by `keys.active`, else by activation time.
 /// Pushes an error (naming the keys there) when `keys.active` names no key,
 /// or when the choice now falls among several keys without an activation
-/// time (SPEC §3.3: they would tie at the epoch).
+/// time (docs/operations.md: they would tie at the epoch).
 fn schedule(
     keys: &[Arc<Key>],
     active: Option<&str>,

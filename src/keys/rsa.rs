@@ -1,5 +1,5 @@
 //! The RSA loader: a PKCS#8 `rsaEncryption` key of at least 2048 bits into
-//! an RS256 or PS256 signer (PS256 when the file is marked so, SPEC §3.3),
+//! an RS256 or PS256 signer (PS256 when the file is marked so, docs/http-api.md),
 //! its JWK `n`/`e`, and the decoding key.
 //!
 //! Not here: reading the modulus length from the DER (`pkcs8`), reading the
@@ -14,7 +14,7 @@ use super::load::Loaded;
 use super::{file_err, jwk, rejected, KeyError};
 use crate::crypto::Signer;
 
-/// SPEC §3.2: RSA keys sign with at least 2048 bits.
+/// docs/http-api.md: RSA keys sign with at least 2048 bits.
 const MIN_BITS: usize = 2048;
 
 /// Loads an RSA key whose modulus `pkcs8` measured at `modulus_bits`.

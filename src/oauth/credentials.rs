@@ -73,7 +73,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// A client assertion as presented. `Debug` hides it: it is a credential
-/// (SPEC §3.6: never logged).
+/// (docs/operations.md: never logged).
 pub struct Assertion {
     pub jwt: String,
     /// The body's `client_id`, which must name the asserted client.
@@ -192,7 +192,7 @@ pub fn named_client_id(header: AuthHeader<'_>, form: Option<&Form>) -> Option<St
 /// empty value, a scheme that is not a token, anything but spaces between
 /// scheme and credentials, `Basic` without credentials, credentials that
 /// are not base64 of `id:secret`. A well-formed header of another scheme
-/// is `invalid_client` with the Basic challenge (SPEC §3.1).
+/// is `invalid_client` with the Basic challenge (docs/http-api.md).
 fn parse_basic(value: &[u8]) -> Result<Secret, OAuthError> {
     let malformed = || OAuthError::invalid_request("malformed Authorization header");
     let value = std::str::from_utf8(value).map_err(|_| malformed())?;

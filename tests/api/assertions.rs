@@ -1,4 +1,4 @@
-//! Clients without shared secrets (SPEC §4): `private_key_jwt` with every
+//! Clients without shared secrets (docs/client-authentication.md): `private_key_jwt` with every
 //! accepted algorithm, the rfc7523bis audience rules, replay, lifetime and
 //! `typ` rules, and workload identity federation with tokens shaped as
 //! Kubernetes, SPIFFE and GitHub Actions issue them. Assertions are signed

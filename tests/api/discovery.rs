@@ -1,5 +1,5 @@
-//! RFC 8414 metadata (SPEC §3.4) under both well-known names, and the
-//! operations endpoints (SPEC §3.6) on the public or the admin listener.
+//! RFC 8414 metadata (docs/http-api.md) under both well-known names, and the
+//! operations endpoints (docs/operations.md) on the public or the admin listener.
 
 use serde_json::{json, Value};
 

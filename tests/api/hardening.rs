@@ -1,4 +1,4 @@
-//! The token endpoint under hostile traffic (SPEC §2, §3.1): brute-force
+//! The token endpoint under hostile traffic (docs/configuration.md): brute-force
 //! limits that hold however many requests arrive at once and that cannot
 //! lock a client out from elsewhere, bounded slow work, and slow peers cut
 //! off while everybody else is served.

@@ -1,4 +1,4 @@
-//! `POST /oauth2/introspect` (RFC 7662, SPEC §3.5): any authenticated
+//! `POST /oauth2/introspect` (RFC 7662, docs/http-api.md): any authenticated
 //! client learns whether a token is a live token of this server, and gets
 //! only `{"active": false}` for anything else — forged, tampered, expired,
 //! from another server, or with its algorithm swapped.

@@ -1,4 +1,4 @@
-//! The JWK Set (SPEC §3.3) under `/jwks` and `/.well-known/jwks.json`: one
+//! The JWK Set (docs/http-api.md) under `/jwks` and `/.well-known/jwks.json`: one
 //! public JWK per key file, kids that are RFC 7638 thumbprints (recomputed
 //! here, not taken from the server), caching headers, and `If-None-Match`
 //! as RFC 9110 §13.1.2 evaluates it.

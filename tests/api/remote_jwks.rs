@@ -1,4 +1,4 @@
-//! JWK Sets fetched over HTTPS (SPEC §4.1, §4.2): a test platform that
+//! JWK Sets fetched over HTTPS (docs/client-authentication.md): a test platform that
 //! serves OIDC discovery and its JWKS with a certificate from a private CA;
 //! its key rotation is picked up through the unknown-`kid` refetch, which
 //! is rate-limited; JWKS endpoints that hang, return 5 MB or garbage fail

@@ -1,4 +1,4 @@
-//! The token endpoint when the client does everything right (SPEC §3.1,
+//! The token endpoint when the client does everything right (docs/http-api.md,
 //! §3.2): the response, the token's header and claims, and every knob that
 //! shapes them (auth method, scope, lifetime, audience, extra claims). Tokens
 //! are checked the way a resource server checks them: from the served JWK
@@ -60,7 +60,7 @@ async fn token_and_claims(
 }
 
 /// Asserts a 200 token response with the headers and the exact members
-/// SPEC §3.1 lists, and returns its body.
+/// docs/http-api.md lists, and returns its body.
 async fn assert_token_response(res: reqwest::Response) -> Value {
     let status = res.status();
     let headers = res.headers().clone();

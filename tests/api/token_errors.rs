@@ -1,4 +1,4 @@
-//! The token endpoint's refusals (SPEC §3.1's error table, RFC 6749 §5.2):
+//! The token endpoint's refusals (docs/http-api.md error table, RFC 6749 §5.2):
 //! exact status, `error` code and headers for each row, then robustness —
 //! hostile bodies and headers never make the server fail, and it keeps
 //! issuing tokens afterwards. Some requests cannot be built with reqwest
@@ -49,7 +49,7 @@ pub(crate) async fn expect_error(
     assert_eq!(body["error"], code, "{text}");
     let description = body["error_description"].as_str().unwrap_or_default();
     assert!(!description.is_empty(), "an error_description: {text}");
-    // RFC 6749 5.2: %x20-21 / %x23-5B / %x5D-7E; SPEC 3.1: at most 200.
+    // RFC 6749 5.2: %x20-21 / %x23-5B / %x5D-7E; docs/http-api.md: at most 200.
     assert!(
         description
             .bytes()
@@ -309,7 +309,7 @@ async fn malformed_basic_credentials_are_invalid_request() {
     let glued = format!("Basic{good}");
     let two_words = format!("Basic {good} {good}");
 
-    // SPEC 3.1: an empty value, Basic without credentials, anything but
+    // docs/http-api.md: an empty value, Basic without credentials, anything but
     // spaces between scheme and credentials, or credentials that are not
     // base64 of id:secret.
     for value in [

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every key `tokenmint keygen` writes is read by other software (SPEC §1:
+# Every key `tokenmint keygen` writes is read by other software (README.md, "Commands":
 # "a new PKCS#8 PEM private key ... that `openssl pkey` and common libraries
 # read"): for each algorithm, the release binary writes a key and both
 # `openssl pkey` and Python's `cryptography` (load_pem_private_key, from the

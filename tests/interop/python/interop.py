@@ -481,7 +481,7 @@ def private_key_jwt_main(a, http, verify, ssl_ctx):
                 check(f"authlib rfc9068 JWTBearerTokenValidator {a.alg} (token of {c['id']})",
                       rfc9068_check(get_jwks, iss, a.alg, a.audience, state["tok"]["access_token"], "reports:read"))
             if c.get("alias"):
-                # SPEC §4.1: aud may also be the /token alias of the token endpoint, when posting there.
+                # docs/client-authentication.md: aud may also be the /token alias of the token endpoint, when posting there.
                 check(f"authlib PrivateKeyJWT {alg} fetch_token at the /token alias (aud = .../token), client {c['id']}",
                       lambda c=c: get_token(c, {}, iss + "/token"))
         else:
