@@ -1,4 +1,4 @@
-//! The command line (SPEC §1). `--config` is global; it defaults to
+//! The command line (README.md, "Commands"). `--config` is global; it defaults to
 //! `$TOKENMINT_CONFIG`, then `config/tokenmint.toml`.
 
 use std::path::PathBuf;
@@ -50,20 +50,24 @@ pub enum Command {
         #[arg(long, default_value_t = DEFAULT_ITERATIONS)]
         iterations: u32,
     },
-    /// Generate a strong secret for a new client; print it once, then a `[[clients]]` block
+    /// Print a `[[clients]]` block for a new client: with a strong secret, printed
+    /// once before it, or (--jwks) with the client's public keys
     NewClient {
-        #[arg(long)]
+        /// The client_id the client authenticates with (non-empty, no control characters)
+        #[arg(long, value_name = "ID")]
         id: String,
         /// Space-separated scopes the client may ask for
         #[arg(long)]
         scopes: Option<String>,
-        /// A JWK Set (or one JWK) of the client's public keys: no secret, a
+        /// The client's public keys: a JWK Set, one JWK, a PEM public key
+        /// (`BEGIN PUBLIC KEY`) or a PEM certificate. No secret: a
         /// `private_key_jwt` client with these keys inline
         #[arg(long, value_name = "FILE")]
         jwks: Option<std::path::PathBuf>,
     },
     /// Decode a token and verify it against the local keys or a JWK Set
     Inspect {
+        /// The token (a compact JWS: header.payload.signature)
         token: String,
         /// URL (http/https) or file of a JWK Set [default: the keys of the configuration]
         #[arg(long, value_name = "URL-or-FILE")]
@@ -78,5 +82,31 @@ pub enum Command {
 impl Cli {
     pub fn config_path(&self) -> PathBuf {
         crate::config::default_path(self.config.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn every_subcommand_and_every_argument_has_help() {
+        let cli = Cli::command();
+        let mut missing = Vec::new();
+        for cmd in std::iter::once(&cli).chain(cli.get_subcommands()) {
+            if cmd.get_about().is_none() {
+                missing.push(cmd.get_name().to_string());
+            }
+            for arg in cmd.get_arguments() {
+                // clap's own --help and --version describe themselves.
+                let builtin = ["help", "version"].contains(&arg.get_id().as_str());
+                if arg.get_help().is_none() && !builtin {
+                    missing.push(format!("{} {}", cmd.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no help text: {missing:?}");
     }
 }

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
             with_output(|out, _| commands::hash_secret::run(iterations, out)).map(|()| true)
         }
         Command::NewClient { id, scopes, jwks } => with_output(|out, err| match &jwks {
-            Some(file) => commands::new_client::run_jwks(&id, scopes.as_deref(), file, out),
+            Some(file) => commands::new_client::run_jwks(&id, scopes.as_deref(), file, out, err),
             None => commands::new_client::run(&id, scopes.as_deref(), out, err),
         })
         .map(|()| true),

@@ -1,16 +1,231 @@
 //! `tokenmint new-client`: a strong random secret (256 bits), printed once on
 //! a line of its own, then a `[[clients]]` block holding only its hash in the
 //! fast `$sha256$` form. With `--jwks FILE`, no secret: a `private_key_jwt`
-//! block with the file's public keys inline (SPEC §4.1).
+//! block with the file's public keys inline (docs/client-authentication.md).
+//! FILE is a JWK Set, one JWK, or the PEM that a client's tooling exports: a
+//! public key (SubjectPublicKeyInfo, what `openssl pkey -pubout` writes) or
+//! a certificate, whose key becomes a JWK with its RFC 7638 thumbprint as
+//! `kid`. Whatever the form, the keys must pass the parser the server uses.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use serde_json::{Map, Value};
+use x509_parser::oid_registry::{
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION,
+    OID_SIG_ED25519,
+};
+use x509_parser::prelude::FromDer as _;
+use x509_parser::public_key::PublicKey as ParsedKey;
+use x509_parser::x509::SubjectPublicKeyInfo;
 
+use crate::jose::jwk::MIN_RSA_BITS;
 use crate::scope::ScopeSet;
 use crate::secret_hash::SecretHash;
+
+/// The forms `--jwks` reads, for messages.
+const EXPECTED: &str = "a JWK Set {\"keys\": [...]}, one JWK, a PEM public key \
+     (`-----BEGIN PUBLIC KEY-----`, e.g. from `openssl pkey -in client.key -pubout`) \
+     or a PEM certificate (`-----BEGIN CERTIFICATE-----`)";
+
+/// Why `--jwks FILE` gave no usable key. Every message names the file; none
+/// echoes what a private key holds.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksFileError {
+    #[error("cannot read {file}: {error}")]
+    Read {
+        file: PathBuf,
+        error: std::io::Error,
+    },
+    /// Not one of the forms `--jwks` reads.
+    #[error("{file} {reason}; expected {EXPECTED}")]
+    Form { file: PathBuf, reason: String },
+    /// A readable key that tokenmint does not accept, and why.
+    #[error("{file} {reason}")]
+    Key { file: PathBuf, reason: String },
+    /// JWKs the server's parser refuses.
+    #[error("{file}:\n  - {}", .problems.join("\n  - "))]
+    Refused {
+        file: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+/// The first character of a JWK or a JWK Set.
+const JSON_OBJECT: char = '{';
+
+/// The keys of `file`, and whether they came from PEM (and so were given a
+/// `kid` here).
+fn read_keys(file: &Path) -> Result<(Vec<Value>, bool), JwksFileError> {
+    let text = std::fs::read_to_string(file).map_err(|error| JwksFileError::Read {
+        file: file.to_path_buf(),
+        error,
+    })?;
+    let form = |reason: &str| JwksFileError::Form {
+        file: file.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let json = text.trim_start().starts_with(JSON_OBJECT);
+    if !json && (text.starts_with("-----BEGIN ") || text.contains("\n-----BEGIN ")) {
+        return Ok((vec![pem_jwk(&text, file)?], true));
+    }
+    if ["ssh-", "ecdsa-sha2-"].iter().any(|p| text.starts_with(p)) {
+        return Err(form(&format!(
+            "is an OpenSSH public key: convert it with `ssh-keygen -e -m PKCS8 -f {}` (RSA and ECDSA keys)",
+            file.display()
+        )));
+    }
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        form(&match json {
+            true => format!("is not JSON ({e})"),
+            false => "is neither JSON nor PEM".to_string(),
+        })
+    })?;
+    match value.get("keys") {
+        Some(Value::Array(keys)) => Ok((keys.clone(), false)),
+        _ if value.get("kty").is_some() => Ok((vec![value], false)),
+        _ => Err(form("is JSON but neither a JWK Set nor a JWK")),
+    }
+}
+
+/// The first PEM block of `file` (a public key or a certificate) as a
+/// public JWK, its `kid` the RFC 7638 thumbprint.
+fn pem_jwk(text: &str, file: &Path) -> Result<Value, JwksFileError> {
+    let form = |reason: String| JwksFileError::Form {
+        file: file.to_path_buf(),
+        reason,
+    };
+    let refused = |reason: String| JwksFileError::Key {
+        file: file.to_path_buf(),
+        reason,
+    };
+    let block = crate::pem::first_block(text).map_err(form)?;
+    let spki_der = match (block.label, block.der.as_deref()) {
+        ("PUBLIC KEY", Some(der)) => der.to_vec(),
+        ("CERTIFICATE", Some(der)) => x509_parser::parse_x509_certificate(der)
+            .map_err(|_| form("holds a CERTIFICATE block that is not X.509".into()))?
+            .1
+            .public_key()
+            .raw
+            .to_vec(),
+        // The key is never decoded: nothing of it can reach a message.
+        (label, _) if label.contains("PRIVATE KEY") => {
+            return Err(refused(format!(
+                "holds a private key (`-----BEGIN {label}-----`): give the client's public key \
+                 only, e.g. `openssl pkey -in {} -pubout -out client.pub.pem`",
+                file.display()
+            )))
+        }
+        ("RSA PUBLIC KEY", _) => {
+            return Err(refused(format!(
+                "holds a PKCS#1 `RSA PUBLIC KEY`: convert it with \
+                 `openssl rsa -RSAPublicKey_in -in {} -pubout -out client.pub.pem`",
+                file.display()
+            )))
+        }
+        (label, _) => return Err(form(format!("holds a `-----BEGIN {label}-----` block"))),
+    };
+    let (_, spki) = SubjectPublicKeyInfo::from_der(&spki_der)
+        .map_err(|_| form("holds a PUBLIC KEY block that is not a SubjectPublicKeyInfo".into()))?;
+    let members = spki_members(&spki).map_err(refused)?;
+    let kid = crate::keys::thumbprint(&members);
+    let mut jwk: Map<String, Value> = members
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), Value::String(value)))
+        .collect();
+    jwk.insert("kid".into(), Value::String(kid));
+    Ok(Value::Object(jwk))
+}
+
+const ACCEPTED: &str = "accepted are EC P-256 (ES256), EC P-384 (ES384), Ed25519 (EdDSA) \
+     and RSA of at least 2048 bits (RS256, PS256)";
+
+/// The RFC 7638 required members of an SPKI's key, sorted by name.
+fn spki_members(spki: &SubjectPublicKeyInfo<'_>) -> Result<Vec<(&'static str, String)>, String> {
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let oid = &spki.algorithm.algorithm;
+    let data: &[u8] = &spki.subject_public_key.data;
+    if *oid == OID_KEY_TYPE_EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok());
+        let (crv, len) = match curve {
+            Some(c) if c == OID_EC_P256 => ("P-256", 32),
+            Some(c) if c == OID_NIST_EC_P384 => ("P-384", 48),
+            c => {
+                let name = c.map_or("an unnamed curve".into(), |c| key_name(&c.to_id_string()));
+                return Err(format!("is an EC key on {name}: {ACCEPTED}"));
+            }
+        };
+        return match data {
+            [4, point @ ..] if point.len() == 2 * len => Ok(vec![
+                ("crv", crv.into()),
+                ("kty", "EC".into()),
+                ("x", b64(&point[..len])),
+                ("y", b64(&point[len..])),
+            ]),
+            [2 | 3, ..] => Err("holds a compressed EC point: export it uncompressed \
+                 (`openssl ec -pubin -conv_form uncompressed -pubout`)"
+                .into()),
+            _ => Err(format!("holds an EC point of the wrong size for {crv}")),
+        };
+    }
+    if *oid == OID_SIG_ED25519 {
+        return match data.len() {
+            32 => Ok(vec![
+                ("crv", "Ed25519".into()),
+                ("kty", "OKP".into()),
+                ("x", b64(data)),
+            ]),
+            n => Err(format!("holds an Ed25519 key of {n} bytes instead of 32")),
+        };
+    }
+    if *oid == OID_PKCS1_RSAENCRYPTION {
+        let Ok(ParsedKey::RSA(rsa)) = spki.parsed() else {
+            return Err("holds an RSA key that cannot be read".into());
+        };
+        // RFC 7518 §6.3.1: unsigned big-endian, without the leading zero
+        // octet DER gives a modulus whose top bit is set.
+        let (n, e) = (unsigned(rsa.modulus), unsigned(rsa.exponent));
+        let bits = n.len() * 8 - n.first().map_or(0, |b| b.leading_zeros() as usize);
+        if bits < MIN_RSA_BITS {
+            return Err(format!(
+                "holds an RSA key of {bits} bits: at least {MIN_RSA_BITS} are required"
+            ));
+        }
+        return Ok(vec![("e", b64(e)), ("kty", "RSA".into()), ("n", b64(n))]);
+    }
+    Err(format!(
+        "holds a key of type {}: {ACCEPTED}",
+        key_name(&oid.to_id_string())
+    ))
+}
+
+/// A DER INTEGER's bytes without leading zero octets.
+fn unsigned(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// A readable name for the key types and curves tokenmint refuses.
+fn key_name(oid: &str) -> String {
+    match oid {
+        "1.3.132.0.35" => "P-521",
+        "1.3.132.0.10" => "secp256k1",
+        "1.3.101.113" => "Ed448",
+        "1.3.101.110" => "X25519 (key agreement, not signing)",
+        "1.3.101.111" => "X448 (key agreement, not signing)",
+        "1.2.840.10040.4.1" => "DSA",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS (export the key as plain rsaEncryption)",
+        other => return format!("OID {other}"),
+    }
+    .to_string()
+}
 
 fn check(id: &str, scopes: Option<&str>) -> anyhow::Result<ScopeSet> {
     if id.is_empty() || id.chars().any(char::is_control) {
@@ -28,28 +243,31 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-/// A `private_key_jwt` client with the public keys of `file` inline.
+/// A `private_key_jwt` client with the public keys of `file` inline. A
+/// key converted from PEM gets a `kid`; `err` says which, since the client
+/// must name it (or none) in its assertions.
 pub fn run_jwks(
     id: &str,
     scopes: Option<&str>,
-    file: &std::path::Path,
+    file: &Path,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let scopes = check(id, scopes)?;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| anyhow!("{} is not JSON: {e}", file.display()))?;
-    let keys = match value.get("keys") {
-        Some(serde_json::Value::Array(keys)) => keys.clone(),
-        _ if value.get("kty").is_some() => vec![value],
-        _ => bail!(
-            "{} is neither a JWK Set {{\"keys\": [...]}} nor a JWK",
-            file.display()
-        ),
-    };
+    let (keys, from_pem) = read_keys(file)?;
     if let Err(problems) = crate::jose::PublicKeys::from_jwks(&keys) {
-        bail!("{}:\n  - {}", file.display(), problems.join("\n  - "));
+        return Err(JwksFileError::Refused {
+            file: file.to_path_buf(),
+            problems,
+        }
+        .into());
+    }
+    if from_pem {
+        let kid = keys[0]
+            .get("kid")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        writeln!(err, "The key of {} is the JWK with kid \"{kid}\" (its RFC 7638 thumbprint): the client puts that kid in its assertions' header, or no kid at all.", file.display())?;
     }
     writeln!(out, "[[clients]]")?;
     writeln!(out, "id = {}", quote(id))?;
@@ -98,7 +316,7 @@ pub fn run(
     crate::crypto::random_bytes(&mut raw)
         .map_err(|_| anyhow!("the system random generator failed"))?;
     let secret = URL_SAFE_NO_PAD.encode(raw);
-    // 256 random bits cannot be guessed: the fast form (SPEC §2) needs no
+    // 256 random bits cannot be guessed: the fast form (docs/configuration.md) needs no
     // stretching, and so gives an attacker no CPU to make the server burn.
     let hash = SecretHash::fast(&secret).to_string();
     writeln!(err, "The first line is the client secret for {id}. It is shown only this once: hand it to the client now.")?;

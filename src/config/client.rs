@@ -4,7 +4,7 @@
 //! client's id; a secret's value is never echoed.
 
 use super::issuers::key_source;
-use super::problem::{Checked, Findings};
+use super::problem::{Checked, Dropped, Findings};
 use super::raw::{RawClient, RawFederated};
 use super::settings::{
     AssertionKeys, AuthMethod, ClientSecret, ClientSettings, IssuerSettings, TokenSettings,
@@ -19,19 +19,23 @@ use crate::secret_hash::{SecretHash, WEAK_ITERATIONS};
 pub const PLACEHOLDER_SECRET_HASH: &str =
     "$pbkdf2-sha256$i=600000$UkVQTEFDRS1NRS1QTEFDRUhPTERFUg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-/// Every client, duplicates refused by naming both entries.
+/// Every client, duplicates refused by naming both entries. Clients with
+/// no audience are one problem, about `tokens.audience`: listed one by one,
+/// a missing or misspelt `tokens.audience` reads as a problem per client.
 pub(super) fn clients(
     raw: Vec<RawClient>,
     tokens: &TokenSettings,
     issuers: &[IssuerSettings],
+    dropped: &Dropped,
 ) -> Checked<Vec<ClientSettings>> {
     let mut f = Findings::default();
     // id → index of its first entry; a map, as configs may hold 100 000.
     let mut ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    // (issuer, subject) → index of the client it names (SPEC §4.2: at most one).
+    // (issuer, subject) → index of the client it names (docs/client-authentication.md: at most one).
     let mut subjects: std::collections::HashMap<(String, String), usize> =
         std::collections::HashMap::new();
     let mut out = Vec::new();
+    let mut no_audience: Vec<String> = Vec::new();
     for (i, c) in raw.into_iter().enumerate() {
         if let Some(fed) = &c.federated {
             let pair = (fed.issuer.clone(), fed.subject.clone());
@@ -55,9 +59,21 @@ pub(super) fn clients(
             continue;
         }
         ids.insert(c.id.clone(), i);
-        if let Some(client) = f.take(client(i, c, tokens, issuers)) {
+        let at = Key {
+            i,
+            id: c.id.clone(),
+            typo: dropped.any_in(&format!("clients[{i}]")),
+        };
+        if c.audience.is_empty() && tokens.audience.is_empty() && !at.typo {
+            no_audience.push(c.id.clone());
+        }
+        if let Some(client) = f.take(client(at, c, tokens, issuers)) {
             out.push(client);
         }
+    }
+    // A key dropped from [tokens] is most likely `audience`, misspelt.
+    if !no_audience.is_empty() && !dropped.any_in("tokens") {
+        f.problem("tokens.audience", missing_audience(&no_audience));
     }
     if ids.is_empty() {
         f.warning(
@@ -68,19 +84,38 @@ pub(super) fn clients(
     Checked::new(out, f)
 }
 
+/// What `tokens.audience` says when clients have none: RFC 9068 §2.2
+/// requires `aud`. At most five ids are named, as configs may hold 100 000.
+fn missing_audience(ids: &[String]) -> String {
+    let named: Vec<String> = ids.iter().take(5).map(|id| format!("\"{id}\"")).collect();
+    let more = match ids.len() - named.len() {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    let who = match named.as_slice() {
+        [one] => format!("client {one} sets no audience of its own"),
+        _ => format!(
+            "{} clients ({}{more}) set no audience of their own",
+            ids.len(),
+            named.join(", ")
+        ),
+    };
+    format!(
+        "is not set, and {who}: RFC 9068 requires aud in every token; set \
+         tokens.audience = [\"https://api.example.com\"] (the resource server's URL), or an \
+         audience in each such client"
+    )
+}
+
 /// One client. The value is built even when a field is wrong, so that every
 /// field is checked.
-pub(super) fn client(
-    i: usize,
+fn client(
+    at: Key,
     c: RawClient,
     tokens: &TokenSettings,
     issuers: &[IssuerSettings],
 ) -> Checked<ClientSettings> {
     let mut f = Findings::default();
-    let at = Key {
-        i,
-        id: c.id.clone(),
-    };
     let auth_methods = auth_methods(&at, c.auth_methods.clone(), &mut f);
     let assertion_keys = assertion_keys(&at, &c, &auth_methods, issuers, &mut f);
     if c.id.is_empty() || c.id.chars().any(char::is_control) {
@@ -105,14 +140,6 @@ pub(super) fn client(
     } else {
         c.audience
     };
-    if audience.is_empty() {
-        f.problem(
-            at.key("audience"),
-            at.says(
-                "no audience: set the client's audience or tokens.audience (RFC 9068 requires aud)",
-            ),
-        );
-    }
     if audience.iter().any(|a| a.trim().is_empty()) {
         f.problem(at.key("audience"), at.says("has an empty entry"));
     }
@@ -141,7 +168,7 @@ pub(super) fn client(
 }
 
 /// A `private_key_jwt` client's keys: exactly one of `jwks`, `jwks_file`,
-/// `jwks_uri` and `federated` (SPEC §4.1, §4.2).
+/// `jwks_uri` and `federated` (docs/client-authentication.md).
 fn assertion_keys(
     at: &Key,
     c: &RawClient,
@@ -166,16 +193,17 @@ fn assertion_keys(
     }
     if !methods.contains(&AuthMethod::PrivateKeyJwt) {
         if let Some(first) = given.first() {
-            f.problem(
-                at.key(first),
-                at.says("is set but auth_methods does not list \"private_key_jwt\": add it, or remove the keys"),
+            at.unset(
+                f,
+                first,
+                "is set but auth_methods does not list \"private_key_jwt\": add it, or remove the keys",
             );
         }
         return None;
     }
     match given.as_slice() {
         [] => {
-            f.problem(at.key("jwks"), at.says("uses private_key_jwt but has no keys: set one of jwks, jwks_file, jwks_uri or federated (make a block with `tokenmint new-client --id ID --jwks FILE`)"));
+            at.unset(f, "jwks", "uses private_key_jwt but has no keys: set one of jwks, jwks_file, jwks_uri or federated (make a block with `tokenmint new-client --id ID --jwks FILE`)");
             return None;
         }
         [_] => {}
@@ -240,9 +268,20 @@ fn federated(
 struct Key {
     i: usize,
     id: String,
+    /// A key of this client was dropped as unknown or mistyped.
+    typo: bool,
 }
 
 impl Key {
+    /// A problem that exists because a key is not set: left out when this
+    /// client had a dropped key, most likely that key misspelt, which is
+    /// already reported.
+    fn unset(&self, f: &mut Findings, field: &str, message: impl AsRef<str>) {
+        if !self.typo {
+            f.problem(self.key(field), self.says(message));
+        }
+    }
+
     fn key(&self, field: &str) -> String {
         format!("clients[{}].{field}", self.i)
     }
@@ -272,9 +311,10 @@ fn secrets(at: &Key, c: &RawClient, uses_secret: bool, f: &mut Findings) -> Vec<
             at.key("secret"),
             at.says("set either secret_hash or secret, not both"),
         ),
-        (None, None) => f.problem(
-            at.key("secret_hash"),
-            at.says(format!("no secret: set secret_hash (make one with {make})")),
+        (None, None) => at.unset(
+            f,
+            "secret_hash",
+            format!("no secret: set secret_hash (make one with {make})"),
         ),
         (Some(plain), None) => {
             if plain.is_empty() {

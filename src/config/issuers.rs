@@ -1,4 +1,4 @@
-//! `[client_auth]` and `[[trusted_issuers]]` validation (SPEC §4), and the
+//! `[client_auth]` and `[[trusted_issuers]]` validation (docs/client-authentication.md), and the
 //! key sources clients and issuers share: an inline JWK list or a
 //! `jwks_file` parsed here (so `check-config` names a bad key), or a URL
 //! fetched at run time (`https`, or `http` on a loopback host for tests).

@@ -1,4 +1,4 @@
-//! Configuration: `raw` (serde shapes of SPEC §2), `load` (figment layering
+//! Configuration: `raw` (serde shapes of docs/configuration.md), `load` (figment layering
 //! of the TOML file and `TOKENMINT_` environment), `validate` and `client`
 //! (one validator per section, every problem collected at once as a
 //! [`Problem`]), `settings` (the validated values the rest of tokenmint uses).

@@ -3,6 +3,7 @@
 //! same values are printed by `check-config`, by `serve` when it refuses to
 //! start and by a rejected reload, so all three read alike.
 
+use std::collections::HashSet;
 use std::fmt;
 
 /// One finding about one key. `key` is a path as the TOML file spells it
@@ -71,6 +72,24 @@ pub(super) struct Checked<T> {
 impl<T> Checked<T> {
     pub fn new(value: T, findings: Findings) -> Self {
         Self { value, findings }
+    }
+}
+
+/// The sections (`tokens`, `clients[0]`, and `""` for the top level) in
+/// which a key was dropped as unknown or mistyped. A key missing from such
+/// a section is most likely that key, misspelt: what its absence causes is
+/// not reported too, so that one typo reads as one problem.
+#[derive(Debug, Default)]
+pub(super) struct Dropped(HashSet<String>);
+
+impl Dropped {
+    pub fn insert(&mut self, section: String) {
+        self.0.insert(section);
+    }
+
+    /// Whether a key was dropped directly in `section`.
+    pub fn any_in(&self, section: &str) -> bool {
+        self.0.contains(section)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The configuration exactly as written (TOML + `TOKENMINT_` environment),
-//! with serde defaults from SPEC §2. Unknown keys are refused here so that a
+//! with serde defaults from docs/configuration.md. Unknown keys are refused here so that a
 //! typo never silently falls back to a default. Nothing is checked beyond
 //! types; `validate` turns this into `Settings`.
 
@@ -29,7 +29,7 @@ pub struct RawConfig {
     pub clients: Vec<RawClient>,
 }
 
-/// `[client_auth]`: the rules for client assertions (SPEC §4.1).
+/// `[client_auth]`: the rules for client assertions (docs/client-authentication.md).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawClientAuth {
@@ -48,7 +48,7 @@ impl Default for RawClientAuth {
     }
 }
 
-/// `[[trusted_issuers]]`: a platform whose tokens authenticate workloads (SPEC §4.2).
+/// `[[trusted_issuers]]`: a platform whose tokens authenticate workloads (docs/client-authentication.md).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTrustedIssuer {

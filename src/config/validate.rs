@@ -12,7 +12,7 @@ use url::{Host, Url};
 
 use super::client::clients;
 use super::issuers::{client_auth, trusted_issuers};
-use super::problem::{Checked, Findings};
+use super::problem::{Checked, Dropped, Findings};
 use super::raw::{
     LogFormat, RawConfig, RawGrants, RawKeys, RawLog, RawServer, RawThrottle, RawTokens,
 };
@@ -32,7 +32,8 @@ pub(super) struct Validated {
     pub findings: Findings,
 }
 
-pub(super) fn validate(raw: RawConfig, path: &Path) -> Validated {
+/// `dropped`: the sections where `load` dropped an unknown or mistyped key.
+pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Validated {
     let mut all = Findings::default();
     let jwks_files: Vec<PathBuf> = raw
         .clients
@@ -50,7 +51,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Validated {
     let keys = all.take(keys(raw.keys));
     let tokens = tokens(raw.tokens);
     let issuers = trusted_issuers(raw.trusted_issuers, &raw.issuer);
-    let clients = clients(raw.clients, &tokens.value, &issuers.value);
+    let clients = clients(raw.clients, &tokens.value, &issuers.value, dropped);
     let trusted_issuers = all.take(issuers);
     let client_auth = all.take(client_auth(raw.client_auth));
     let tokens = all.take(tokens);

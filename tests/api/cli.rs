@@ -921,3 +921,320 @@ fn the_binary_carries_its_allocator_settings_whatever_builds_it() {
         assert!(stats.contains(option), "{option} not in jemalloc's stats");
     }
 }
+
+/// The `  error: ` lines check-config printed.
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("  error: "))
+        .collect()
+}
+
+#[test]
+fn a_misspelt_audience_is_reported_once_and_a_missing_keys_dir_names_keys_dir_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-keys");
+    let config = dir.path().join("tm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"https://auth.example.com\"\n[keys]\ndir = {missing:?}\n[tokens]\naudiance = [\"https://api.example.com\"]\n\
+             [[clients]]\nid = \"a\"\nsecret = \"x\"\n[[clients]]\nid = \"b\"\nsecret = \"y\"\n"
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = check_config(&config);
+    assert!(!ok);
+    let errors = error_lines(&err);
+    assert_eq!(errors.len(), 2, "{err}");
+    assert!(
+        errors[0].starts_with("tokens.audiance: unknown key (did you mean `audience`?)"),
+        "{err}"
+    );
+    let missing = missing.display();
+    assert_eq!(
+        errors[1],
+        format!(
+            "keys.dir = \"{missing}\" does not exist: make it and a first signing key with \
+             `tokenmint keygen --alg ES256 --dir {missing}`, or set keys.generate_if_missing = true for development"
+        ),
+        "{err}"
+    );
+    // serve refuses the file for the same single reason.
+    let out = tokenmint()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has 1 problem(s)"), "{err}");
+    assert!(
+        err.contains("tokens.audiance") && !err.contains("no audience"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_config_says_an_issuer_written_below_a_section_header_landed_in_that_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    helpers::write_keys(&keys, &["ES256"]);
+    let config = dir.path().join("tm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:9443\"\nissuer = \"https://auth.example.com\"\n\
+             [keys]\ndir = {keys:?}\n[tokens]\naudience = [\"https://api.example.com\"]\n"
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = check_config(&config);
+    assert!(!ok);
+    assert_eq!(
+        error_lines(&err),
+        [
+            "issuer: is written after the `[server]` header, so TOML reads it as `server.issuer`: \
+          move it above the first `[section]` header"
+        ],
+        "{err}"
+    );
+}
+
+/// A DER element (X.690): tag, definite length, body.
+fn der(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = body.len().to_be_bytes();
+    let skip = len.iter().take_while(|&&b| b == 0).count();
+    match body.len() {
+        0..=127 => out.push(body.len() as u8),
+        _ => {
+            out.push(0x80 | (len.len() - skip) as u8);
+            out.extend_from_slice(&len[skip..]);
+        }
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// A public key as rcgen writes it into an SPKI or a certificate.
+struct RawPublicKey {
+    bytes: Vec<u8>,
+    alg: &'static rcgen::SignatureAlgorithm,
+}
+
+impl rcgen::PublicKeyData for RawPublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.alg
+    }
+}
+
+/// The public key of a JWK, built from its members alone.
+fn raw_public_key(jwk: &serde_json::Value) -> RawPublicKey {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    let member = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    match (jwk["kty"].as_str().unwrap(), jwk["crv"].as_str()) {
+        ("EC", Some(crv)) => RawPublicKey {
+            bytes: [vec![4], member("x"), member("y")].concat(),
+            alg: if crv == "P-256" {
+                &rcgen::PKCS_ECDSA_P256_SHA256
+            } else {
+                &rcgen::PKCS_ECDSA_P384_SHA384
+            },
+        },
+        ("OKP", _) => RawPublicKey {
+            bytes: member("x"),
+            alg: &rcgen::PKCS_ED25519,
+        },
+        _ => {
+            // RSAPublicKey (RFC 8017 A.1.1): unsigned INTEGERs, a zero
+            // octet first where the top bit is set.
+            let int = |b: Vec<u8>| {
+                der(
+                    0x02,
+                    &[if b[0] & 0x80 != 0 { vec![0] } else { vec![] }, b].concat(),
+                )
+            };
+            RawPublicKey {
+                bytes: der(0x30, &[int(member("n")), int(member("e"))].concat()),
+                alg: &rcgen::PKCS_RSA_SHA256,
+            }
+        }
+    }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    let body = STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// `new-client --jwks FILE`: the block on stdout, the note on stderr.
+fn new_client_with(id: &str, file: &Path) -> (String, String) {
+    let out = tokenmint()
+        .args([
+            "new-client",
+            "--id",
+            id,
+            "--scopes",
+            "reports:read",
+            "--jwks",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    (String::from_utf8(out.stdout).unwrap(), err)
+}
+
+fn kid_in(block: &str) -> String {
+    let start = block.find("\"kid\" = \"").unwrap() + 9;
+    block[start..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn new_client_turns_a_pem_public_key_or_certificate_into_a_jwk_its_private_key_authenticates()
+{
+    use crate::assertions::{client_claims, form, ClientKey};
+    use rcgen::PublicKeyData as _;
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut blocks = String::new();
+    let mut holders = Vec::new();
+    for alg in ["ES256", "ES384", "EdDSA", "RS256", "PS256"] {
+        let key = ClientKey::new(alg, None);
+        let public = raw_public_key(&key.jwk);
+        let file = dir.path().join(format!("{alg}.pub.pem"));
+        std::fs::write(&file, pem("PUBLIC KEY", &public.subject_public_key_info())).unwrap();
+        let id = format!("pem-{alg}");
+        let (block, note) = new_client_with(&id, &file);
+        let kid = kid_in(&block);
+        assert!(note.contains(&kid), "{note}");
+        blocks.push_str(&block);
+        holders.push((id, key, kid));
+    }
+    // A certificate (as a CA issued it) gives the key it certifies.
+    let key = ClientKey::new("ES256", None);
+    let ca = rcgen::CertifiedIssuer::self_signed(
+        rcgen::CertificateParams::new(Vec::<String>::new()).unwrap(),
+        rcgen::KeyPair::generate().unwrap(),
+    )
+    .unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["client.example".into()])
+        .unwrap()
+        .signed_by(&raw_public_key(&key.jwk), &ca)
+        .unwrap();
+    let file = dir.path().join("client.crt");
+    std::fs::write(&file, cert.pem()).unwrap();
+    let (block, _) = new_client_with("cert", &file);
+    let kid = kid_in(&block);
+    blocks.push_str(&block);
+    holders.push(("cert".into(), key, kid));
+
+    let config = config_with_a_key(dir.path(), "", &blocks);
+    let (ok, out, err) = check_config(&config);
+    assert!(ok, "{out}\n{err}");
+
+    let app = spawn_app_with(|c| c.clients = blocks).await;
+    for (id, key, kid) in &holders {
+        let header = json!({"alg": key.alg, "typ": "JWT", "kid": kid});
+        let assertion = key.sign_with_header(&header, &client_claims(id, json!(helpers::ISSUER)));
+        let res = app
+            .post_form("/oauth2/token", &form(&assertion, "&scope=reports:read"))
+            .await;
+        assert_eq!(res.status(), 200, "{id}: {}", res.text().await.unwrap());
+    }
+    // An assertion that names no kid is tried against the client's keys.
+    let (id, key, _) = &holders[0];
+    let header = json!({"alg": key.alg, "typ": "JWT"});
+    let assertion = key.sign_with_header(&header, &client_claims(id, json!(helpers::ISSUER)));
+    let res = app.post_form("/oauth2/token", &form(&assertion, "")).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+#[test]
+fn new_client_names_a_pem_key_by_its_rfc7638_thumbprint() {
+    // RFC 7638 §3.1: the example RSA key and its thumbprint.
+    let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+    let public = raw_public_key(&serde_json::json!({"kty": "RSA", "n": n, "e": "AQAB"}));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rfc7638.pub.pem");
+    std::fs::write(
+        &file,
+        pem(
+            "PUBLIC KEY",
+            &rcgen::PublicKeyData::subject_public_key_info(&public),
+        ),
+    )
+    .unwrap();
+    let (block, _) = new_client_with("rfc", &file);
+    assert_eq!(
+        kid_in(&block),
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    );
+    assert!(block.contains(&format!("\"n\" = \"{n}\"")), "{block}");
+}
+
+#[test]
+fn new_client_says_what_it_expects_of_a_file_it_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, text: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = tokenmint()
+            .args(["new-client", "--id", "x", "--jwks"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let private = helpers::key_pem("ES256");
+    let err = run("client.key", &private);
+    assert!(
+        err.contains("holds a private key") && err.contains("-pubout"),
+        "{err}"
+    );
+    let body: String = private
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert!(!err.contains(&body[..20]), "no key material echoed: {err}");
+    let err = run("notes.txt", "a public key, I promise");
+    assert!(
+        err.contains("is neither JSON nor PEM") && err.contains("-----BEGIN PUBLIC KEY-----"),
+        "{err}"
+    );
+    // An RSA modulus of 1024 bits (no private key needed to be refused).
+    let n = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        [0xc1u8; 128],
+    );
+    let small = raw_public_key(&serde_json::json!({"kty": "RSA", "n": n, "e": "AQAB"}));
+    let small = pem(
+        "PUBLIC KEY",
+        &rcgen::PublicKeyData::subject_public_key_info(&small),
+    );
+    let err = run("small.pub.pem", &small);
+    assert!(
+        err.contains("RSA key of 1024 bits") && err.contains("2048"),
+        "{err}"
+    );
+}

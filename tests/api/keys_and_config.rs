@@ -196,3 +196,31 @@ async fn trusted_proxies_accept_cidr_ranges_and_bare_addresses() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_missing_keys_directory_is_refused_naming_keys_dir_and_how_to_make_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let config = dir.path().join("tm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"https://auth.example.com\"\n[server]\nlisten = \"127.0.0.1:0\"\n[keys]\ndir = {keys:?}\n\
+             [tokens]\naudience = [\"{AUDIENCE}\"]\n"
+        ),
+    )
+    .unwrap();
+    let loaded = tokenmint::config::load_file(&config).unwrap();
+    let err = match tokenmint::Application::build(loaded) {
+        Ok(_) => panic!("the app must refuse to start"),
+        Err(e) => format!("{e:#}"),
+    };
+    let keys = keys.display();
+    for expected in [
+        format!("keys.dir = \"{keys}\" does not exist"),
+        format!("`tokenmint keygen --alg ES256 --dir {keys}`"),
+        "keys.generate_if_missing = true".to_string(),
+    ] {
+        assert!(err.contains(&expected), "missing {expected}: {err}");
+    }
+}
