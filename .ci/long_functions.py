@@ -12,14 +12,43 @@ import sys
 LIMIT = int(sys.argv[1]) if len(sys.argv) > 1 else 80
 FN = re.compile(r"\s*(pub(\([^)]*\))?\s+)?(async\s+)?fn\s+(\w+)")
 
+def code_only(text):
+    """`text` with comments and the insides of string and character
+    literals blanked (newlines kept), so that only code braces count."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        raw = re.match(r'b?r(#*)"', text[i:])
+        if raw and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+            end = text.find('"' + raw.group(1), i + raw.end())
+            end = n if end < 0 else end + 1 + len(raw.group(1))
+            out.append("\n" * text.count("\n", i, end))
+            i = end
+            continue
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append("\n" * text.count("\n", i, j + 1))
+            i = j + 1
+            continue
+        char = re.match(r"'(\\.[^']*|[^'\\])'", text[i:])
+        if c == "'" and char:
+            i += char.end()
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 root = pathlib.Path(__file__).resolve().parent.parent / "src"
 long = []
 for path in sorted(root.rglob("*.rs")):
-    # Braces in string and character literals do not count.
-    # (A literal becomes its newlines only, so that line numbers hold.)
-    blank = lambda m: "\n" * m.group(0).count("\n")
-    text = re.sub(r'"(\\.|[^"\\])*"', blank, path.read_text())
-    text = re.sub(r"'(\\.|[^'\\])'", blank, text)
+    text = code_only(path.read_text())
     lines = text.split("\n")
     end = next((i for i, l in enumerate(lines) if l.startswith("#[cfg(test)]")), len(lines))
     for i in range(end):
