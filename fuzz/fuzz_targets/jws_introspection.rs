@@ -22,9 +22,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
+use tokenmint::clock::unix_now;
 use tokenmint::jose::parse_alg;
 use tokenmint::keys::{generate_pem, KeySet};
-use tokenmint::clock::unix_now;
 use tokenmint::token::verify;
 
 const ISSUER: &str = "https://auth.example.com";
