@@ -27,6 +27,7 @@ fn client() -> Client {
             auth_methods: vec![AuthMethod::ClientSecretBasic],
             claims: Default::default(),
             assertion_keys: None,
+            quota: None,
         },
         &[],
     )

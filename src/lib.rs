@@ -21,6 +21,7 @@ pub mod keys;
 mod metrics;
 pub mod oauth;
 mod pem;
+mod quota;
 mod reload;
 mod routes;
 pub mod scope;

@@ -22,6 +22,7 @@ pub struct Metrics {
     pub throttled: IntCounterVec,
     pub active_key_info: IntGaugeVec,
     pub active_key_age: Gauge,
+    pub quota_exceeded: IntCounterVec,
     pub config_reloads: IntCounterVec,
     pub last_reload_success: Gauge,
 }
@@ -110,6 +111,12 @@ impl Metrics {
                 r,
                 "tokenmint_active_key_age_seconds",
                 "Seconds since the signing key started signing (its activation time, else its file's modification time)",
+            )?,
+            quota_exceeded: counter(
+                r,
+                "tokenmint_quota_exceeded_total",
+                "Token requests refused because the client's quota was spent",
+                &["client_id"],
             )?,
             config_reloads: counter(
                 r,

@@ -19,6 +19,7 @@ use crate::clients::ClientRegistry;
 use crate::config::Settings;
 use crate::keys::{KeyError, KeySet};
 use crate::metrics::Metrics;
+use crate::quota::Quotas;
 use crate::throttle::LogLimiter;
 use crate::token::Minter;
 
@@ -103,6 +104,8 @@ pub struct AppState {
     pub auth: AuthState,
     /// Throttling warnings, at most one a second.
     pub throttle_log: LogLimiter,
+    /// Tokens issued per client in the current windows.
+    pub quotas: Quotas,
     /// Set on SIGTERM: `/readyz` answers 503 from then on.
     draining: AtomicBool,
 }
@@ -116,6 +119,7 @@ impl AppState {
             metrics,
             auth: AuthState::new(cores).map_err(|_| SnapshotError::Random)?,
             throttle_log: LogLimiter::default(),
+            quotas: Quotas::default(),
             draining: AtomicBool::new(false),
         })
     }

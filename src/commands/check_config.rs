@@ -241,9 +241,20 @@ fn clients(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
             kinds.join(" + ")
         };
         let auth: Vec<&str> = c.auth_methods.iter().map(|m| m.name()).collect();
+        let quota = match c.quota {
+            None => String::new(),
+            Some(q) => {
+                let caps: Vec<String> = [("hour", q.per_hour), ("day", q.per_day)]
+                    .into_iter()
+                    .filter(|(_, cap)| *cap > 0)
+                    .map(|(window, cap)| format!("{cap} per {window}"))
+                    .collect();
+                format!("; quota {}", caps.join(", "))
+            }
+        };
         writeln!(
             out,
-            "client: {} ({secret}; auth {}; scopes [{}]; audience [{}]; ttl {} s)",
+            "client: {} ({secret}; auth {}; scopes [{}]; audience [{}]; ttl {} s{quota})",
             c.id,
             auth.join(", "),
             c.scopes.join(" "),

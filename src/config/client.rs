@@ -5,9 +5,9 @@
 
 use super::issuers::key_source;
 use super::problem::{Checked, Dropped, Findings};
-use super::raw::{RawClient, RawFederated};
+use super::raw::{RawClient, RawFederated, RawQuota};
 use super::settings::{
-    AssertionKeys, AuthMethod, ClientSecret, ClientSettings, IssuerSettings, TokenSettings,
+    AssertionKeys, AuthMethod, ClientSecret, ClientSettings, IssuerSettings, Quota, TokenSettings,
     REGISTERED_CLAIMS,
 };
 use crate::scope;
@@ -163,8 +163,35 @@ fn client(
         auth_methods,
         claims: c.claims,
         assertion_keys,
+        quota: quota(&at, c.quota, &mut f),
     };
     Checked::new(value, f)
+}
+
+/// `quota`: at least one cap, each at least 1.
+fn quota(at: &Key, raw: Option<RawQuota>, f: &mut Findings) -> Option<Quota> {
+    let raw = raw?;
+    for (name, cap) in [("per_hour", raw.per_hour), ("per_day", raw.per_day)] {
+        if cap == Some(0) {
+            f.problem(
+                at.key(&format!("quota.{name}")),
+                at.says("= 0 would refuse every token: remove the client, or its grant_types"),
+            );
+        }
+    }
+    if raw.per_hour.is_none() && raw.per_day.is_none() {
+        f.problem(
+            at.key("quota"),
+            at.says(
+                "sets no cap: give per_hour, per_day or both (e.g. quota = { per_hour = 1000 })",
+            ),
+        );
+        return None;
+    }
+    Some(Quota {
+        per_hour: raw.per_hour.unwrap_or(0),
+        per_day: raw.per_day.unwrap_or(0),
+    })
 }
 
 /// A `private_key_jwt` client's keys: exactly one of `jwks`, `jwks_file`,

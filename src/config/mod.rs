@@ -17,6 +17,6 @@ pub use problem::Problem;
 pub use raw::{LogFormat, ScopePolicy};
 pub use settings::{
     AssertionKeys, AuthMethod, ClientAuthSettings, ClientSecret, ClientSettings, GrantSettings,
-    IssuerSettings, KeySettings, KeySource, LoadedConfig, RemoteSource, ServerSettings, Settings,
-    ThrottleSettings, TlsSettings, TokenSettings,
+    IssuerSettings, KeySettings, KeySource, LoadedConfig, Quota, RemoteSource, ServerSettings,
+    Settings, ThrottleSettings, TlsSettings, TokenSettings,
 };

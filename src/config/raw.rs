@@ -233,4 +233,13 @@ pub struct RawClient {
     pub jwks_uri: Option<String>,
     pub jwks_ca_file: Option<String>,
     pub federated: Option<RawFederated>,
+    pub quota: Option<RawQuota>,
+}
+
+/// A client's `quota = { per_hour, per_day }`: tokens per fixed UTC window.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuota {
+    pub per_hour: Option<u64>,
+    pub per_day: Option<u64>,
 }

@@ -202,6 +202,15 @@ pub struct ClientSettings {
     pub claims: serde_json::Map<String, serde_json::Value>,
     /// For `private_key_jwt`; `None` for a client with secrets only.
     pub assertion_keys: Option<AssertionKeys>,
+    /// Tokens per fixed UTC hour and day; `None`: unlimited.
+    pub quota: Option<Quota>,
+}
+
+/// Caps on the tokens a client gets in each fixed UTC window (0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub per_hour: u64,
+    pub per_day: u64,
 }
 
 /// Claims tokenmint sets itself (RFC 7519 §4.1, RFC 9068 §2.2) or will

@@ -36,6 +36,9 @@ pub enum OAuthError {
     /// (`routes::in_flight`, 503).
     #[error("temporarily_unavailable: too many requests in flight")]
     InFlight,
+    /// The client's quota of tokens is spent until the window ends.
+    #[error("temporarily_unavailable: quota spent, retry after {retry_after} s")]
+    QuotaSpent { retry_after: u64 },
     /// The body did not arrive within `server.request_timeout` (408).
     #[error("request body too slow")]
     RequestTimeout,
@@ -72,9 +75,10 @@ impl OAuthError {
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
-            Self::Throttled { .. } | Self::Busy { .. } | Self::InFlight => {
-                "temporarily_unavailable"
-            }
+            Self::Throttled { .. }
+            | Self::Busy { .. }
+            | Self::InFlight
+            | Self::QuotaSpent { .. } => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
     }
@@ -83,7 +87,7 @@ impl OAuthError {
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidClient { .. } => 401,
-            Self::Throttled { .. } => 429,
+            Self::Throttled { .. } | Self::QuotaSpent { .. } => 429,
             Self::PayloadTooLarge { .. } => 413,
             Self::RequestTimeout => 408,
             Self::MethodNotAllowed { .. } => 405,
@@ -105,6 +109,7 @@ impl OAuthError {
             Self::Throttled { .. } => "too many failed client authentications; retry later".into(),
             Self::Busy { .. } => "too many client authentications in progress; retry later".into(),
             Self::InFlight => "too many requests in progress; retry later".into(),
+            Self::QuotaSpent { .. } => "this client's quota of tokens is spent; retry later".into(),
             Self::PayloadTooLarge { limit } => {
                 format!("request body larger than {limit} bytes").into()
             }

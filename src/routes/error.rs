@@ -26,7 +26,9 @@ impl ResponseError for OAuthError {
                     HeaderValue::from_static("Basic realm=\"tokenmint\""),
                 ));
             }
-            Self::Throttled { retry_after } | Self::Busy { retry_after } => {
+            Self::Throttled { retry_after }
+            | Self::Busy { retry_after }
+            | Self::QuotaSpent { retry_after } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             // Its body is never read: an HTTP/1.1 connection cannot be

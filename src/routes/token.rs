@@ -21,7 +21,10 @@ pub async fn token(
     let snapshot = state.snapshot();
     let (result, client) =
         match authenticated::<TokenRequest>(&req, payload, &state, &snapshot).await {
-            Ok((request, client)) => (grant_and_sign(&snapshot, &client, &request), Some(client)),
+            Ok((request, client)) => (
+                grant_and_sign(&snapshot, &state, &client, &request),
+                Some(client),
+            ),
             Err(refused) => (Err(refused.error), refused.client),
         };
     let client_id = client
@@ -42,15 +45,27 @@ pub async fn token(
 
 fn grant_and_sign(
     snapshot: &Snapshot,
+    state: &AppState,
     client: &Client,
     request: &TokenRequest,
 ) -> Result<HttpResponse, OAuthError> {
     let settings = &snapshot.settings;
     grant::check_grant_type(settings, client, &request.grant_type)?;
     let grant = grant::decide(settings, client, request)?;
+    let now = unix_now();
+    // Only a request that would get a token counts against the quota.
+    if let Some(quota) = &client.settings.quota {
+        let id = client.settings.id.as_str();
+        if let Err(spent) = state.quotas.take(id, quota, now) {
+            state.metrics.quota_exceeded.with_label_values(&[id]).inc();
+            return Err(OAuthError::QuotaSpent {
+                retry_after: spent.retry_after,
+            });
+        }
+    }
     let token = snapshot
         .minter
-        .mint(&client.claims, &grant, unix_now())
+        .mint(&client.claims, &grant, now)
         .map_err(|e| {
             tracing::error!(error = %e, "could not mint a token");
             OAuthError::ServerError

@@ -14,6 +14,7 @@ mod jwks;
 mod keygen;
 mod keys_and_config;
 mod live;
+mod quotas;
 mod remote_jwks;
 mod tls;
 mod token;
