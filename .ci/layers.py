@@ -18,7 +18,7 @@ LAYERS = [
     # what the operator wrote, validated
     ["config"],
     # keys, tokens, clients, limits: each knows config, none knows OAuth requests
-    ["keys", "jwks", "token", "tls", "clients", "throttle", "quota"],
+    ["keys", "jwks", "token", "tls", "clients", "throttle", "store"],
     # the OAuth protocol and client authentication
     ["oauth", "auth", "metrics"],
     # one consistent view for a request

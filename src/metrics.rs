@@ -11,6 +11,7 @@ use prometheus::{
 };
 
 use crate::keys::{alg_name, Key};
+use crate::store::StoreMetrics;
 use crate::throttle::Dimension;
 
 pub struct Metrics {
@@ -23,6 +24,7 @@ pub struct Metrics {
     pub active_key_info: IntGaugeVec,
     pub active_key_age: Gauge,
     pub quota_exceeded: IntCounterVec,
+    pub store: StoreMetrics,
     pub config_reloads: IntCounterVec,
     pub last_reload_success: Gauge,
 }
@@ -57,24 +59,71 @@ fn info(
     register(registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
 }
 
+/// `tokenmint_http_request_duration_seconds{route}`.
+fn request_duration(r: &Registry) -> Result<HistogramVec, prometheus::Error> {
+    register(
+        r,
+        HistogramVec::new(
+            HistogramOpts::new(
+                "tokenmint_http_request_duration_seconds",
+                "HTTP request duration by route",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0,
+            ]),
+            &["route"],
+        )?,
+    )
+}
+
+/// The shared store's metrics (`store`).
+fn store_metrics(r: &Registry) -> Result<StoreMetrics, prometheus::Error> {
+    Ok(StoreMetrics {
+        up: register(
+            r,
+            IntGaugeVec::new(
+                Opts::new(
+                    "tokenmint_store_up",
+                    "Whether the shared store answered the last operation (1) or not (0); absent without [store]",
+                ),
+                &[],
+            )?,
+        )?,
+        operations: counter(
+            r,
+            "tokenmint_store_operations_total",
+            "Operations on the shared store by kind and result (ok, error)",
+            &["op", "result"],
+        )?,
+        duration: register(
+            r,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "tokenmint_store_operation_duration_seconds",
+                    "Duration of operations on the shared store",
+                )
+                .buckets(vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                    0.1, 0.25,
+                ]),
+                &["op"],
+            )?,
+        )?,
+        fallbacks: counter(
+            r,
+            "tokenmint_store_fallbacks_total",
+            "Operations decided by this replica's own state because the store failed (on_error = \"local\")",
+            &["op"],
+        )?,
+    })
+}
+
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let r = &registry;
-        let request_duration = register(
-            r,
-            HistogramVec::new(
-                HistogramOpts::new(
-                    "tokenmint_http_request_duration_seconds",
-                    "HTTP request duration by route",
-                )
-                .buckets(vec![
-                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                    0.5, 1.0,
-                ]),
-                &["route"],
-            )?,
-        )?;
+        let request_duration = request_duration(r)?;
         let metrics = Self {
             token_requests: counter(
                 r,
@@ -118,6 +167,7 @@ impl Metrics {
                 "Token requests refused because the client's quota was spent",
                 &["client_id"],
             )?,
+            store: store_metrics(r)?,
             config_reloads: counter(
                 r,
                 "tokenmint_config_reloads_total",

@@ -47,6 +47,9 @@ impl Application {
             None => (None, None),
         };
         let state = web::Data::new(app_state(settings)?);
+        state
+            .store
+            .configure(state.snapshot().settings.store.as_ref());
 
         let listener = bind("server.listen", &server.listen)?;
         let port = listener.local_addr()?.port();

@@ -19,7 +19,7 @@ use crate::clients::ClientRegistry;
 use crate::config::Settings;
 use crate::keys::{KeyError, KeySet};
 use crate::metrics::Metrics;
-use crate::quota::Quotas;
+use crate::store::Store;
 use crate::throttle::LogLimiter;
 use crate::token::Minter;
 
@@ -104,8 +104,8 @@ pub struct AppState {
     pub auth: AuthState,
     /// Throttling warnings, at most one a second.
     pub throttle_log: LogLimiter,
-    /// Tokens issued per client in the current windows.
-    pub quotas: Quotas,
+    /// Replay memory and quotas, in process or in the shared store.
+    pub store: Store,
     /// Set on SIGTERM: `/readyz` answers 503 from then on.
     draining: AtomicBool,
 }
@@ -114,12 +114,13 @@ impl AppState {
     pub fn new(snapshot: Snapshot, metrics: Metrics) -> Result<Self, SnapshotError> {
         // PBKDF2 is CPU-bound: more concurrent checks than cores only queue.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let store = Store::new(metrics.store.clone());
         Ok(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             metrics,
             auth: AuthState::new(cores).map_err(|_| SnapshotError::Random)?,
             throttle_log: LogLimiter::default(),
-            quotas: Quotas::default(),
+            store,
             draining: AtomicBool::new(false),
         })
     }

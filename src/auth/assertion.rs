@@ -8,12 +8,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::jws::{self, Audience, Unverified, LEEWAY};
-use super::replay::Replay;
 use super::{Authenticator, Failure, Reason};
 use crate::clients::Client;
 use crate::config::{AssertionKeys, AuthMethod, IssuerSettings, KeySource};
 use crate::jose::PublicKeys;
 use crate::oauth::credentials::Assertion;
+use crate::store::Replay;
 
 impl Authenticator<'_> {
     /// A client assertion: the client (or the issuer and subject) it
@@ -57,7 +57,9 @@ impl Authenticator<'_> {
                     }
                     Reason::UnknownClient
                 }
-                Err(Reason::Busy) => return Err(attempt.failure(Reason::Busy)),
+                Err(reason @ (Reason::Busy | Reason::StoreUnavailable)) => {
+                    return Err(attempt.failure(reason))
+                }
                 Err(reason) => reason,
             },
         };
@@ -106,14 +108,12 @@ impl Authenticator<'_> {
                     now,
                 )?;
                 let jti = jti.ok_or(Reason::MissingJti)?;
-                match self
-                    .state
-                    .replay
-                    .insert(&settings.id, &jti, exp + LEEWAY, now)
-                {
-                    Ok(()) => Ok(()),
-                    Err(Replay::Seen) => Err(Reason::Replayed),
-                    Err(Replay::Full) => {
+                let used = self.store.first_use(&settings.id, &jti, exp + LEEWAY, now);
+                match used.await {
+                    Err(_) => Err(Reason::StoreUnavailable),
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(Replay::Seen)) => Err(Reason::Replayed),
+                    Ok(Err(Replay::Full)) => {
                         tracing::warn!("the jti replay cache is full: client assertions are refused (503) until entries expire");
                         Err(Reason::Busy)
                     }

@@ -8,7 +8,6 @@
 
 mod assertion;
 mod jws;
-pub mod replay;
 mod secret;
 mod verified;
 
@@ -23,8 +22,8 @@ use crate::config::{Settings, ThrottleSettings};
 use crate::jwks::RemoteRegistry;
 use crate::oauth::credentials::Credential;
 use crate::oauth::OAuthError;
+use crate::store::Store;
 use crate::throttle::{Keys, Limits, Refusal, Throttle};
-use replay::ReplayCache;
 use verified::{Flights, Verified};
 
 /// Declares [`Reason`] with each variant's label, listed once.
@@ -83,6 +82,9 @@ reasons! {
     UnknownIssuer => "unknown_issuer",
     /// The client's or issuer's `jwks_uri` could not be fetched, and no keys are known.
     KeysUnavailable => "keys_unavailable",
+    /// The shared store failed and `[store] on_error = "closed"` (503; not
+    /// counted as a failure).
+    StoreUnavailable => "store_unavailable",
 }
 
 /// A failed authentication: why, and the configured client the request
@@ -107,7 +109,7 @@ impl Failure {
             Reason::Throttled(refusal) => OAuthError::Throttled {
                 retry_after: refusal.retry_after,
             },
-            Reason::Busy => OAuthError::Busy { retry_after: 1 },
+            Reason::Busy | Reason::StoreUnavailable => OAuthError::Busy { retry_after: 1 },
             Reason::Internal => OAuthError::ServerError,
             _ => OAuthError::invalid_client("client authentication failed", self.basic),
         }
@@ -122,8 +124,6 @@ pub struct AuthState {
     verified: Arc<Verified>,
     flights: Arc<Flights>,
     slow_checks: Arc<Semaphore>,
-    /// `jti`s of accepted client assertions.
-    pub replay: ReplayCache,
     /// Fetched JWK Sets, by source.
     pub remote: RemoteRegistry,
 }
@@ -137,7 +137,6 @@ impl AuthState {
             verified: Arc::new(Verified::new()?),
             flights: Arc::new(Flights::default()),
             slow_checks: Arc::new(Semaphore::new(slow_checks.max(1))),
-            replay: ReplayCache::default(),
             remote: RemoteRegistry::default(),
         })
     }
@@ -150,6 +149,8 @@ pub struct Authenticator<'a> {
     pub state: &'a AuthState,
     pub limits: &'a ThrottleSettings,
     pub rules: &'a AssertionRules,
+    /// Where assertions' `jti`s are remembered.
+    pub store: &'a Store,
 }
 
 /// The snapshot's rules for client assertions (docs/client-authentication.md).

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use crate::clock::{self, unix_now};
 use crate::config::{
-    AssertionKeys, ClientSecret, KeySettings, KeySource, Settings, TlsSettings, TokenSettings,
+    AssertionKeys, ClientSecret, KeySettings, KeySource, Settings, StoreSettings, TlsSettings,
+    TokenSettings,
 };
 use crate::keys::{alg_name, Key, KeySet, KeyState};
 
@@ -42,6 +43,9 @@ pub fn run(config: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::R
     }
     if let Some(s) = &report.settings {
         clients(s, out)?;
+        if let Some(store) = &s.store {
+            check_store(store, out, &mut found)?;
+        }
     }
     for w in &found.warnings {
         writeln!(err, "  warning: {w}")?;
@@ -81,6 +85,35 @@ fn summary(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
         "tokens: default_ttl {} s, max_ttl {} s, audience {:?}",
         s.tokens.default_ttl, s.tokens.max_ttl, s.tokens.audience
     )
+}
+
+/// Connects to the store as `serve` would: an unreachable store, a refused
+/// password or a TLS name mismatch is a problem here (`serve` starts all
+/// the same and retries).
+fn check_store(
+    store: &StoreSettings,
+    out: &mut dyn Write,
+    found: &mut Found,
+) -> std::io::Result<()> {
+    let probed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| runtime.block_on(crate::store::probe(store)));
+    match probed {
+        Ok(shown) => writeln!(
+            out,
+            "store: {shown} answers (prefix {:?}, timeout {} ms, on_error {:?})",
+            store.prefix,
+            store.timeout.as_millis(),
+            store.on_error
+        )?,
+        Err(e) => found.problems.push(format!(
+            "store: {} does not answer: {e}",
+            store.nodes.shown()
+        )),
+    }
+    Ok(())
 }
 
 fn check_tls(tls: &TlsSettings, out: &mut dyn Write, found: &mut Found) -> std::io::Result<()> {

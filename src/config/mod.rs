@@ -9,14 +9,15 @@ mod load;
 mod problem;
 mod raw;
 mod settings;
+mod store;
 mod validate;
 
 pub use client::{is_placeholder, PLACEHOLDER_SECRET_HASH};
 pub use load::{check, default_path, load, load_file, ConfigError, Report};
 pub use problem::Problem;
-pub use raw::{LogFormat, ScopePolicy};
+pub use raw::{LogFormat, OnError, ScopePolicy};
 pub use settings::{
     AssertionKeys, AuthMethod, ClientAuthSettings, ClientSecret, ClientSettings, GrantSettings,
     IssuerSettings, KeySettings, KeySource, LoadedConfig, Quota, RemoteSource, ServerSettings,
-    Settings, ThrottleSettings, TlsSettings, TokenSettings,
+    Settings, StoreNodes, StoreSettings, ThrottleSettings, TlsSettings, TokenSettings,
 };

@@ -27,6 +27,43 @@ pub struct RawConfig {
     pub trusted_issuers: Vec<RawTrustedIssuer>,
     #[serde(default)]
     pub clients: Vec<RawClient>,
+    pub store: Option<RawStore>,
+}
+
+/// `[store]`: the shared store of limits (docs/deployment.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub url: Option<String>,
+    pub cluster: Option<Vec<String>>,
+    pub password_file: Option<String>,
+    pub ca_file: Option<String>,
+    #[serde(default = "default_store_prefix")]
+    pub prefix: String,
+    pub key_file: Option<String>,
+    #[serde(default = "default_store_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+fn default_store_prefix() -> String {
+    "tokenmint:".into()
+}
+
+fn default_store_timeout_ms() -> u64 {
+    50
+}
+
+/// What a request that needs the store gets while the store fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// 503 `temporarily_unavailable` with `Retry-After: 1`.
+    #[default]
+    Closed,
+    /// This replica's in-process state decides.
+    Local,
 }
 
 /// `[client_auth]`: the rules for client assertions (docs/client-authentication.md).

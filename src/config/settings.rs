@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use super::raw::{LogFormat, ScopePolicy};
+use super::raw::{LogFormat, OnError, ScopePolicy};
 use crate::jose::PublicKeys;
 use crate::secret_hash::SecretHash;
 
@@ -36,6 +36,67 @@ pub struct Settings {
     /// Every `jwks_file` the settings were read from: watched and
     /// fingerprinted for reloads like the config file.
     pub jwks_files: Vec<PathBuf>,
+    /// `None`: the limits live in this process only.
+    pub store: Option<StoreSettings>,
+}
+
+/// `[store]`, its files read.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    pub nodes: StoreNodes,
+    /// From `password_file`; never printed.
+    pub password: Option<String>,
+    /// `ca_file`'s PEM, for `rediss://`.
+    pub ca_pem: Option<Vec<u8>>,
+    pub prefix: String,
+    /// `key_file`'s bytes: keys the HMACs in key names; never printed.
+    pub hash_key: Vec<u8>,
+    pub timeout: std::time::Duration,
+    pub on_error: OnError,
+    /// The files read (for reloads).
+    pub files: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSettings")
+            .field("nodes", &self.nodes)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("on_error", &self.on_error)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One Redis (`url`) or a Redis Cluster (`cluster`). URLs as written; a
+/// password in one is only ever shown as `***` ([`StoreNodes::shown`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreNodes {
+    Single(String),
+    Cluster(Vec<String>),
+}
+
+impl StoreNodes {
+    /// The URLs with any password replaced by `***`, for messages.
+    pub fn shown(&self) -> String {
+        let urls: Vec<String> = match self {
+            Self::Single(url) => vec![redact_url(url)],
+            Self::Cluster(urls) => urls.iter().map(|u| redact_url(u)).collect(),
+        };
+        urls.join(", ")
+    }
+}
+
+/// `url` without its password.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) => "(not a URL)".into(),
+    }
 }
 
 /// `[client_auth]`.

@@ -57,6 +57,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
     let tokens = all.take(tokens);
     let client_credentials = all.take(grants(raw.grants));
     let throttle = all.take(throttle(raw.throttle));
+    let store = all.take(super::store::store(raw.store));
     let log_format = all.take(log(raw.log));
     let clients = all.take(clients);
     let tls = server.as_ref().and_then(|s| s.tls.clone());
@@ -69,7 +70,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
         throttle,
         log_format,
         (client_auth, trusted_issuers),
-        clients,
+        (clients, store),
     ) {
         (
             Some(i),
@@ -80,7 +81,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
             Some(th),
             Some(l),
             (Some(client_auth), Some(trusted_issuers)),
-            Some(c),
+            (Some(c), Some(store)),
         ) if all.problems.is_empty() => Some(Settings {
             source: path.to_path_buf(),
             issuer: i,
@@ -94,6 +95,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
             trusted_issuers,
             clients: c,
             jwks_files,
+            store,
         }),
         _ => None,
     };

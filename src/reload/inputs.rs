@@ -24,6 +24,9 @@ pub fn files(settings: &Settings) -> Vec<(&'static str, &Path)> {
             .iter()
             .map(|f| ("jwks file", f.as_path())),
     );
+    if let Some(store) = &settings.store {
+        files.extend(store.files.iter().map(|f| ("store file", f.as_path())));
+    }
     files
 }
 

@@ -121,6 +121,7 @@ impl Reloader {
             store.store(cert);
         }
         crate::keys::log_changes(&current.keys, &snapshot.keys);
+        self.state.store.configure(snapshot.settings.store.as_ref());
         tracing::info!(kid = %snapshot.keys.active().kid, "configuration reloaded");
         self.state.swap(snapshot);
         metrics.config_reloads.with_label_values(&["success"]).inc();

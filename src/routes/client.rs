@@ -78,6 +78,7 @@ async fn authenticate(
         state: &state.auth,
         limits,
         rules: &snapshot.assertion_rules,
+        store: &state.store,
     };
     let result = authenticator.authenticate(credential, source).await;
     if let Err(failure) = &result {

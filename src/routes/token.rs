@@ -22,7 +22,7 @@ pub async fn token(
     let (result, client) =
         match authenticated::<TokenRequest>(&req, payload, &state, &snapshot).await {
             Ok((request, client)) => (
-                grant_and_sign(&snapshot, &state, &client, &request),
+                grant_and_sign(&snapshot, &state, &client, &request).await,
                 Some(client),
             ),
             Err(refused) => (Err(refused.error), refused.client),
@@ -43,7 +43,7 @@ pub async fn token(
     result
 }
 
-fn grant_and_sign(
+async fn grant_and_sign(
     snapshot: &Snapshot,
     state: &AppState,
     client: &Client,
@@ -56,11 +56,15 @@ fn grant_and_sign(
     // Only a request that would get a token counts against the quota.
     if let Some(quota) = &client.settings.quota {
         let id = client.settings.id.as_str();
-        if let Err(spent) = state.quotas.take(id, quota, now) {
-            state.metrics.quota_exceeded.with_label_values(&[id]).inc();
-            return Err(OAuthError::QuotaSpent {
-                retry_after: spent.retry_after,
-            });
+        match state.store.take_quota(id, quota, now).await {
+            Ok(Ok(())) => {}
+            Ok(Err(spent)) => {
+                state.metrics.quota_exceeded.with_label_values(&[id]).inc();
+                return Err(OAuthError::QuotaSpent {
+                    retry_after: spent.retry_after,
+                });
+            }
+            Err(_) => return Err(OAuthError::Busy { retry_after: 1 }),
         }
     }
     let token = snapshot

@@ -155,7 +155,7 @@ fn toml_inline(v: &Value) -> String {
     format!("{{ {} }}", fields.join(", "))
 }
 
-async fn failures(app: &TestApp, reason: &str) -> f64 {
+pub async fn failures(app: &TestApp, reason: &str) -> f64 {
     let text = app.admin_get("/metrics").await.text().await.unwrap();
     let needle = format!("tokenmint_auth_failures_total{{reason=\"{reason}\"}} ");
     text.lines()

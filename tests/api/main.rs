@@ -16,6 +16,7 @@ mod keys_and_config;
 mod live;
 mod quotas;
 mod remote_jwks;
+mod store;
 mod tls;
 mod token;
 mod token_errors;

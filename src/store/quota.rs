@@ -1,5 +1,6 @@
 //! Per-client quotas (`quota = { per_hour, per_day }`): tokens issued to a
-//! client in each fixed UTC hour and day, counted in this process. A token
+//! client in each fixed UTC hour and day, counted in this process (with a
+//! store, the store's counts decide and these follow them). A token
 //! is taken from both windows at once or from neither: a request past
 //! either cap is refused and not counted, so the caps hold exactly however
 //! many requests arrive together. Introspection is not counted.
@@ -9,8 +10,8 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::config::Quota;
 
-const HOUR: u64 = 3600;
-const DAY: u64 = 86_400;
+pub const HOUR: u64 = 3600;
+pub const DAY: u64 = 86_400;
 
 /// One client's counts, in the windows they belong to.
 #[derive(Default, Clone, Copy)]
@@ -36,6 +37,24 @@ pub struct Spent {
 impl Quotas {
     /// Takes one token from `client`'s windows at `now` (Unix seconds).
     pub fn take(&self, client: &str, quota: &Quota, now: u64) -> Result<(), Spent> {
+        self.count(client, now, |in_hour, in_day| {
+            check(quota, in_hour, in_day, now)
+        })
+    }
+
+    /// Counts a token the store allowed, whatever the counts here say.
+    pub fn record(&self, client: &str, now: u64) {
+        let _ = self.count(client, now, |_, _| Ok(()));
+    }
+
+    /// One more token in `client`'s windows at `now`, if `allow` says so
+    /// given the counts so far.
+    fn count(
+        &self,
+        client: &str,
+        now: u64,
+        allow: impl FnOnce(u64, u64) -> Result<(), Spent>,
+    ) -> Result<(), Spent> {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = match counts.get_mut(client) {
             Some(entry) => entry,
@@ -44,7 +63,7 @@ impl Quotas {
         let (hour, day) = (now / HOUR, now / DAY);
         let in_hour = if entry.hour == hour { entry.in_hour } else { 0 };
         let in_day = if entry.day == day { entry.in_day } else { 0 };
-        check(quota, in_hour, in_day, now)?;
+        allow(in_hour, in_day)?;
         *entry = Counts {
             hour,
             in_hour: in_hour + 1,

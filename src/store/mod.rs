@@ -1,0 +1,178 @@
+//! What must be remembered between requests — the `jti`s of client
+//! assertions and the per-client quotas — in this process, and, with a
+//! `[store]`, in a Redis (or Redis Cluster) every replica shares, so that
+//! the limits hold for the whole deployment.
+//!
+//! The in-process state ([`ReplayCache`], [`Quotas`]) is always kept up to
+//! date with what passes through this replica, so that `on_error = "local"`
+//! falls back on everything it saw. With a store, the store decides; when
+//! it fails (an error, or no answer within `timeout_ms`), `on_error`
+//! decides: `closed` answers [`Unavailable`] (the route says 503), `local`
+//! lets the in-process state decide and counts the fallback.
+//!
+//! The store holds no secret and no token: keys are the prefix, a kind and
+//! an HMAC-SHA256 of what they count (`redis`).
+
+mod quota;
+mod redis;
+mod replay;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwapOption;
+use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
+
+use crate::config::{OnError, Quota, StoreSettings};
+pub use quota::{Quotas, Spent};
+pub use redis::probe;
+use redis::Shared;
+pub use replay::{Replay, ReplayCache};
+
+/// The store failed and `on_error = "closed"`: the request cannot be
+/// decided now (503 `temporarily_unavailable`, `Retry-After: 1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable;
+
+/// The store's metrics, registered by `metrics`.
+#[derive(Clone)]
+pub struct StoreMetrics {
+    /// `tokenmint_store_up`: no labels; absent without a store.
+    pub up: IntGaugeVec,
+    /// `tokenmint_store_operations_total{op,result}`.
+    pub operations: IntCounterVec,
+    /// `tokenmint_store_operation_duration_seconds{op}`.
+    pub duration: HistogramVec,
+    /// `tokenmint_store_fallbacks_total{op}`.
+    pub fallbacks: IntCounterVec,
+}
+
+pub struct Store {
+    shared: ArcSwapOption<Shared>,
+    replay: ReplayCache,
+    quotas: Quotas,
+    metrics: StoreMetrics,
+}
+
+impl Store {
+    pub fn new(metrics: StoreMetrics) -> Self {
+        Self {
+            shared: ArcSwapOption::empty(),
+            replay: ReplayCache::default(),
+            quotas: Quotas::default(),
+            metrics,
+        }
+    }
+
+    /// Uses the store `settings` names from now on (connecting in the
+    /// background, and retrying until it answers), or none. Settings equal
+    /// to those in use change nothing. Call it from a task of the runtime
+    /// that lives as long as the server: the connection's driver runs there.
+    pub fn configure(&self, settings: Option<&StoreSettings>) {
+        let current = self.shared.load();
+        match (settings, current.as_deref()) {
+            (None, None) => {}
+            (Some(new), Some(old)) if old.settings() == new => {}
+            (None, Some(_)) => {
+                tracing::info!("[store] removed: limits are kept in this process");
+                self.shared.store(None);
+                self.metrics.up.reset();
+            }
+            (Some(new), _) => {
+                let shared = Arc::new(Shared::new(new.clone(), self.metrics.clone()));
+                Shared::start(&shared);
+                self.shared.store(Some(shared));
+            }
+        }
+    }
+
+    /// Records an assertion's `jti` (in `scope`, the client) until `until`;
+    /// `Err(Seen)` when it was used before.
+    pub async fn first_use(
+        &self,
+        scope: &str,
+        jti: &str,
+        until: u64,
+        now: u64,
+    ) -> Result<Result<(), Replay>, Unavailable> {
+        let local = self.replay.insert(scope, jti, until, now);
+        let Some(shared) = self.shared.load_full() else {
+            return Ok(local);
+        };
+        if local == Err(Replay::Seen) {
+            // This replica saw it: a replay, whatever the store says.
+            return Ok(local);
+        }
+        let started = Instant::now();
+        let result = shared
+            .first_use(scope, jti, until.saturating_sub(now))
+            .await;
+        match self.settle(&shared, "replay", started, result) {
+            Some(true) => Ok(Ok(())),
+            Some(false) => Ok(Err(Replay::Seen)),
+            None => self.fallback(&shared, "replay", local),
+        }
+    }
+
+    /// Takes one token from `client`'s quota at `now`.
+    pub async fn take_quota(
+        &self,
+        client: &str,
+        quota: &Quota,
+        now: u64,
+    ) -> Result<Result<(), Spent>, Unavailable> {
+        let Some(shared) = self.shared.load_full() else {
+            return Ok(self.quotas.take(client, quota, now));
+        };
+        let started = Instant::now();
+        let result = shared.take_quota(client, quota, now).await;
+        match self.settle(&shared, "quota", started, result) {
+            Some(decided) => {
+                if decided.is_ok() {
+                    self.quotas.record(client, now);
+                }
+                Ok(decided)
+            }
+            None => {
+                let local = self.quotas.take(client, quota, now);
+                self.fallback(&shared, "quota", local)
+            }
+        }
+    }
+
+    /// Counts one operation; `None` when the store failed.
+    fn settle<T>(
+        &self,
+        shared: &Shared,
+        op: &str,
+        started: Instant,
+        result: Result<T, String>,
+    ) -> Option<T> {
+        let m = &self.metrics;
+        m.duration
+            .with_label_values(&[op])
+            .observe(started.elapsed().as_secs_f64());
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        m.operations.with_label_values(&[op, outcome]).inc();
+        shared.answered(result.is_ok());
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                shared.failed(op, &e);
+                None
+            }
+        }
+    }
+
+    /// What `on_error` makes of a failed operation whose in-process answer
+    /// is `local`.
+    fn fallback<T>(&self, shared: &Shared, op: &str, local: T) -> Result<T, Unavailable> {
+        match shared.settings().on_error {
+            OnError::Closed => Err(Unavailable),
+            OnError::Local => {
+                self.metrics.fallbacks.with_label_values(&[op]).inc();
+                Ok(local)
+            }
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The shared store on Redis (or Valkey, which speaks the same protocol):
+//! one node through redis-rs's reconnecting `ConnectionManager`, or a
+//! Redis Cluster through its cluster connection. Each operation is one
+//! atomic command or script, bounded by `timeout_ms`:
+//!
+//! - replay: `SET key 1 NX EX ttl`, a put-if-absent that expires when the
+//!   assertion would be refused anyway;
+//! - quota: a script that takes one token from the hour's and the day's
+//!   counters together, or from neither when either is spent. Both keys
+//!   share a hash tag (`{…}`), so a Cluster keeps them on one slot.
+//!
+//! Key names are `prefix`, a kind and the hex of an HMAC-SHA256 keyed by
+//! `key_file` — never a raw jti, client id or address. The connection is
+//! made in the background and retried every second until the store
+//! answers; meanwhile every operation fails (and `on_error` decides).
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Client, IntoConnectionInfo as _, Script, TlsCertificates};
+
+use super::quota::{check, DAY, HOUR};
+use super::{Spent, StoreMetrics};
+use crate::config::{Quota, StoreNodes, StoreSettings};
+
+/// Takes one token from `KEYS[1]` (the hour) and `KEYS[2]` (the day):
+/// 0 when taken, else the counts that refused it as `{hour, day}`.
+const TAKE_QUOTA: &str = r"
+local hour = tonumber(redis.call('GET', KEYS[1]) or '0')
+local day = tonumber(redis.call('GET', KEYS[2]) or '0')
+local per_hour, per_day = tonumber(ARGV[1]), tonumber(ARGV[2])
+if (per_hour > 0 and hour >= per_hour) or (per_day > 0 and day >= per_day) then
+  return {hour, day}
+end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 0
+";
+
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// One configured store: its settings, and its connection once made.
+pub struct Shared {
+    settings: StoreSettings,
+    hmac: ring::hmac::Key,
+    connection: ArcSwapOption<Connection>,
+    quota_script: Script,
+    metrics: StoreMetrics,
+    /// Whether the last operation (or connection attempt) succeeded, so
+    /// that a failure is logged when it starts, not at every request.
+    healthy: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(settings: StoreSettings, metrics: StoreMetrics) -> Self {
+        metrics.up.with_label_values(&[] as &[&str]).set(0);
+        Self {
+            hmac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &settings.hash_key),
+            settings,
+            connection: ArcSwapOption::empty(),
+            quota_script: Script::new(TAKE_QUOTA),
+            metrics,
+            healthy: AtomicBool::new(true),
+        }
+    }
+
+    pub fn settings(&self) -> &StoreSettings {
+        &self.settings
+    }
+
+    /// Connects in the background, every second until the store answers,
+    /// for as long as this store is the one in use.
+    pub fn start(shared: &Arc<Self>) {
+        let weak: Weak<Self> = Arc::downgrade(shared);
+        tokio::spawn(async move {
+            loop {
+                let Some(shared) = weak.upgrade() else { return };
+                match connect(&shared.settings).await {
+                    Ok(connection) => {
+                        tracing::info!(store = %shared.settings.nodes.shown(), "store connected");
+                        shared.connection.store(Some(Arc::new(connection)));
+                        shared.answered(true);
+                        shared.healthy.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(e) => shared.failed("connect", &e),
+                }
+                drop(shared);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    /// `store_up` after an answer (or its absence).
+    pub fn answered(&self, ok: bool) {
+        self.metrics
+            .up
+            .with_label_values(&[] as &[&str])
+            .set(i64::from(ok));
+        if ok && !self.healthy.swap(true, Ordering::Relaxed) {
+            tracing::info!(store = %self.settings.nodes.shown(), "the store answers again");
+        }
+    }
+
+    /// Logs a failure when the store starts failing.
+    pub fn failed(&self, op: &str, error: &str) {
+        if self.healthy.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                store = %self.settings.nodes.shown(),
+                op,
+                on_error = ?self.settings.on_error,
+                "the store fails: {error}"
+            );
+        }
+    }
+
+    /// Whether `jti` (in `scope`) is used for the first time; remembered
+    /// for `ttl` seconds.
+    pub async fn first_use(&self, scope: &str, jti: &str, ttl: u64) -> Result<bool, String> {
+        let key = self.key("r", &[scope, jti], false);
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&key).arg(1).arg("NX").arg("EX").arg(ttl.max(1));
+        let set: Option<String> = self
+            .run(|mut c| async move { cmd.query_async(&mut c).await })
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Takes one token from `client`'s windows at `now`.
+    pub async fn take_quota(
+        &self,
+        client: &str,
+        quota: &Quota,
+        now: u64,
+    ) -> Result<Result<(), Spent>, String> {
+        let tag = self.key("q", &[client], true);
+        let (hour, day) = (now / HOUR, now / DAY);
+        let mut invocation = self.quota_script.prepare_invoke();
+        invocation
+            .key(format!("{tag}:h:{hour}"))
+            .key(format!("{tag}:d:{day}"))
+            .arg(quota.per_hour)
+            .arg(quota.per_day)
+            .arg(HOUR - now % HOUR + 60)
+            .arg(DAY - now % DAY + 60);
+        let answer: redis::Value = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        match answer {
+            redis::Value::Int(0) => Ok(Ok(())),
+            redis::Value::Array(counts) => {
+                let count = |i: usize| match counts.get(i) {
+                    Some(redis::Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+                    _ => 0,
+                };
+                // The same arithmetic as in process, for the same answer.
+                Ok(check(quota, count(0), count(1), now).and(Err(Spent {
+                    retry_after: HOUR - now % HOUR,
+                })))
+            }
+            other => Err(format!("unexpected answer to the quota script: {other:?}")),
+        }
+    }
+
+    /// Runs `op` on the connection within `timeout_ms`.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, String>
+    where
+        F: FnOnce(ConnectionBox) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let Some(connection) = self.connection.load_full() else {
+            return Err("not connected yet".into());
+        };
+        let connection = ConnectionBox((*connection).clone());
+        match tokio::time::timeout(self.settings.timeout, op(connection)).await {
+            Err(_) => Err(format!(
+                "no answer within {} ms",
+                self.settings.timeout.as_millis()
+            )),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(value)) => Ok(value),
+        }
+    }
+
+    /// `prefix` + `kind` + `:` + hex(HMAC(parts joined by NUL)); in braces
+    /// (a Cluster hash tag) when the key is the stem of several.
+    fn key(&self, kind: &str, parts: &[&str], tag: bool) -> String {
+        let mut context = ring::hmac::Context::with_key(&self.hmac);
+        context.update(kind.as_bytes());
+        for part in parts {
+            context.update(&[0]);
+            context.update(part.as_bytes());
+        }
+        let digest = context.sign();
+        let mut key = format!("{}{kind}:", self.settings.prefix);
+        key.push_str(if tag { "{" } else { "" });
+        for byte in &digest.as_ref()[..16] {
+            let _ = write!(key, "{byte:02x}");
+        }
+        key.push_str(if tag { "}" } else { "" });
+        key
+    }
+}
+
+/// Either connection, as one `ConnectionLike`.
+pub struct ConnectionBox(Connection);
+
+impl ConnectionLike for ConnectionBox {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match &mut self.0 {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match &mut self.0 {
+            Connection::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match &self.0 {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// Connects to the store and makes sure it answers (`PING`).
+async fn connect(settings: &StoreSettings) -> Result<Connection, String> {
+    let tls = || TlsCertificates {
+        client_tls: None,
+        root_cert: settings.ca_pem.clone(),
+    };
+    let deadline = settings.timeout.max(Duration::from_secs(2));
+    let connection = match &settings.nodes {
+        StoreNodes::Single(url) => {
+            let mut info = url
+                .as_str()
+                .into_connection_info()
+                .map_err(|e| e.to_string())?;
+            if let Some(password) = &settings.password {
+                let redis = info.redis_settings().clone().set_password(password);
+                info = info.set_redis_settings(redis);
+            }
+            let client = if settings.ca_pem.is_some() {
+                Client::build_with_tls(info, tls())
+            } else {
+                Client::open(info)
+            }
+            .map_err(|e| e.to_string())?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(deadline))
+                .set_response_timeout(Some(deadline))
+                .set_number_of_retries(1);
+            let manager =
+                tokio::time::timeout(deadline, ConnectionManager::new_with_config(client, config))
+                    .await
+                    .map_err(|_| format!("no connection within {} ms", deadline.as_millis()))?
+                    .map_err(|e| e.to_string())?;
+            Connection::Single(manager)
+        }
+        StoreNodes::Cluster(urls) => {
+            let mut builder = ClusterClientBuilder::new(urls.clone())
+                .connection_timeout(deadline)
+                .response_timeout(deadline);
+            if let Some(password) = &settings.password {
+                builder = builder.password(password);
+            }
+            if settings.ca_pem.is_some() {
+                builder = builder.certs(tls());
+            }
+            let client = builder.build().map_err(|e| e.to_string())?;
+            let connection = tokio::time::timeout(deadline, client.get_async_connection())
+                .await
+                .map_err(|_| format!("no connection within {} ms", deadline.as_millis()))?
+                .map_err(|e| e.to_string())?;
+            Connection::Cluster(connection)
+        }
+    };
+    let mut ping = ConnectionBox(connection.clone());
+    let pong: String = tokio::time::timeout(deadline, redis::cmd("PING").query_async(&mut ping))
+        .await
+        .map_err(|_| format!("no answer to PING within {} ms", deadline.as_millis()))?
+        .map_err(|e| e.to_string())?;
+    if pong != "PONG" {
+        return Err(format!("PING answered {pong:?}"));
+    }
+    Ok(connection)
+}
+
+/// Connects once and says how that went, for `check-config`: `Ok` with
+/// the store's name, or the error.
+pub async fn probe(settings: &StoreSettings) -> Result<String, String> {
+    connect(settings).await.map(|_| settings.nodes.shown())
+}
