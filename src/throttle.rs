@@ -189,13 +189,16 @@ impl Throttle {
     }
 
     /// Counts a failure of a quick check (or of a shared slow one); `Err`
-    /// when a key is already at its limit, which then answers 429.
+    /// when a key is already at its limit, which then answers 429. Failures
+    /// reserved by slow checks still running count as made: they will be
+    /// (measured: 60 identical wrong secrets under load got 13 × 401 with a
+    /// limit of 10 when a second check's reservation was ignored here).
     pub fn fail(&self, keys: Keys<'_>, limits: Limits) -> Result<(), Refusal> {
         let now = self.now_ms();
         self.touch(now);
         self.each(keys, limits, |table, tag, limit, dimension| {
             table.entry(tag, now, |slot| {
-                if slot.estimate(now) >= u64::from(limit) {
+                if slot.estimate(now) + u64::from(slot.pending) >= u64::from(limit) {
                     return Err(slot.refusal(now, limit, dimension));
                 }
                 slot.count_failure(now);
@@ -547,6 +550,23 @@ mod tests {
             t.reserve(keys, LIMITS).unwrap().fail();
         }
         assert!(t.check(keys, LIMITS).is_err(), "three failures");
+    }
+
+    #[test]
+    fn quick_failures_leave_room_for_the_reserved_ones_so_the_limit_is_exact() {
+        let t = Arc::new(Throttle::default());
+        let keys = t.keys(Some("svc"), ip("192.0.2.1"));
+        let reserved = t.reserve(keys, LIMITS).unwrap();
+        // LIMITS allow 3 per client and source: one is reserved.
+        assert!(t.fail(keys, LIMITS).is_ok());
+        assert!(t.fail(keys, LIMITS).is_ok());
+        assert!(
+            t.fail(keys, LIMITS).is_err(),
+            "the third is the reserved one's"
+        );
+        reserved.fail();
+        assert!(t.check(keys, LIMITS).is_err());
+        assert!(t.fail(keys, LIMITS).is_err(), "no fourth failure");
     }
 
     #[test]
