@@ -33,7 +33,8 @@ use std::time::Instant;
 
 use ipnet::IpNet;
 
-const WINDOW_MS: u64 = 60_000;
+/// The sliding minute, in milliseconds.
+pub const WINDOW_MS: u64 = 60_000;
 const SHARDS: usize = 16;
 const WAYS: usize = 8;
 /// Buckets per shard: 16 × 512 × 8 = 65 536 keys per dimension, 2 MiB.
@@ -106,6 +107,21 @@ pub struct Keys<'a> {
     source: Option<Source>,
 }
 
+impl<'a> Keys<'a> {
+    /// The configured client named, if any.
+    pub fn client(&self) -> Option<&'a str> {
+        self.client
+    }
+
+    /// The source as counted (an IPv4 address or an IPv6 /64), as bytes.
+    pub fn source(&self) -> Option<Vec<u8>> {
+        self.source.map(|s| match s {
+            Source::V4(a) => a.to_vec(),
+            Source::V6Prefix(p) => p.to_vec(),
+        })
+    }
+}
+
 pub struct Throttle {
     hasher: RandomState,
     start: Instant,
@@ -156,6 +172,18 @@ impl Throttle {
                 }
                 None => Ok(()),
             })
+        })
+    }
+
+    /// Whether this replica has seen a failure from the request's source in
+    /// the last two minutes (or one is being checked).
+    pub fn source_has_failures(&self, keys: Keys<'_>) -> bool {
+        let now = self.now_ms();
+        let Some(source) = keys.source.filter(|_| self.active(now)) else {
+            return false;
+        };
+        self.sources.get(self.tag(&source), |slot| {
+            slot.is_some_and(|slot| slot.estimate(now) > 0 || slot.pending > 0)
         })
     }
 
@@ -344,31 +372,45 @@ impl Slot {
 
     /// How long until the estimate falls below `limit`.
     fn refusal(&mut self, now: u64, limit: u32, dimension: Dimension) -> Refusal {
-        let (limit, current, previous) = (
-            u64::from(limit),
+        refusal(
             u64::from(self.current),
             u64::from(self.previous),
-        );
-        let into = now % WINDOW_MS;
-        let wait_ms = if current >= limit {
-            // Into the next window, where this window's count fades:
-            // current × (W − t) / W < limit.
-            (WINDOW_MS - into) + WINDOW_MS * (current - limit) / current.max(1) + 1
-        } else {
-            // previous × (W − t) / W + current < limit.
-            match (WINDOW_MS * (limit - current)).checked_div(previous) {
-                Some(fade) => WINDOW_MS.saturating_sub(fade).saturating_sub(into) + 1,
-                None => 1,
-            }
-        };
-        Refusal {
-            retry_after: wait_ms.div_ceil(1000).clamp(1, 2 * WINDOW_MS / 1000),
+            limit,
+            now % WINDOW_MS,
             dimension,
-        }
+        )
     }
 
     fn is_idle(&mut self, now: u64) -> bool {
         self.tag == 0 || (self.pending == 0 && self.estimate(now) == 0)
+    }
+}
+
+/// The refusal for counts `current` and `previous` at `into` ms into the
+/// current window: how long until their estimate falls below `limit`. The
+/// shared store's counters use it too, for the same answer.
+pub fn refusal(
+    current: u64,
+    previous: u64,
+    limit: u32,
+    into: u64,
+    dimension: Dimension,
+) -> Refusal {
+    let limit = u64::from(limit);
+    let wait_ms = if current >= limit {
+        // Into the next window, where this window's count fades:
+        // current × (W − t) / W < limit.
+        (WINDOW_MS - into) + WINDOW_MS * (current - limit) / current.max(1) + 1
+    } else {
+        // previous × (W − t) / W + current < limit.
+        match (WINDOW_MS * (limit - current)).checked_div(previous) {
+            Some(fade) => WINDOW_MS.saturating_sub(fade).saturating_sub(into) + 1,
+            None => 1,
+        }
+    };
+    Refusal {
+        retry_after: wait_ms.div_ceil(1000).clamp(1, 2 * WINDOW_MS / 1000),
+        dimension,
     }
 }
 

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::jws::{self, Audience, Unverified, LEEWAY};
-use super::{Authenticator, Failure, Reason};
+use super::{settle, Attempt, Authenticator, Failure, Reason};
 use crate::clients::Client;
 use crate::config::{AssertionKeys, AuthMethod, IssuerSettings, KeySource};
 use crate::jose::PublicKeys;
@@ -45,14 +45,26 @@ impl Authenticator<'_> {
             ),
         };
         let attempt = self.attempt(named.as_ref(), source, false)?;
+        // An assertion is never known good: every one is new.
+        let reservation = self.reserve_shared(&attempt, true).await?;
+        let result = self.assertion_checked(a, claimed, &attempt, issuer).await;
+        settle(reservation, &result);
+        result
+    }
+
+    async fn assertion_checked(
+        &self,
+        a: &Assertion,
+        claimed: Result<Unverified, Reason>,
+        attempt: &Attempt<'_>,
+        issuer: Option<&IssuerSettings>,
+    ) -> Result<Arc<Client>, Failure> {
+        let named = attempt.named;
         let reason = match claimed {
             Err(reason) => reason,
-            Ok(claimed) => match self
-                .check_assertion(a, &claimed, named.as_ref(), issuer)
-                .await
-            {
+            Ok(claimed) => match self.check_assertion(a, &claimed, named, issuer).await {
                 Ok(()) => {
-                    if let Some(client) = &named {
+                    if let Some(client) = named {
                         return Ok(Arc::clone(client));
                     }
                     Reason::UnknownClient

@@ -22,7 +22,7 @@ use crate::config::{Settings, ThrottleSettings};
 use crate::jwks::RemoteRegistry;
 use crate::oauth::credentials::Credential;
 use crate::oauth::OAuthError;
-use crate::store::Store;
+use crate::store::{Reservation, Store};
 use crate::throttle::{Keys, Limits, Refusal, Throttle};
 use verified::{Flights, Verified};
 
@@ -222,6 +222,44 @@ impl Authenticator<'_> {
             .check(attempt.keys, attempt.limits)
             .map_err(|r| attempt.failure(Reason::Throttled(r)))?;
         Ok(attempt)
+    }
+}
+
+impl Authenticator<'_> {
+    /// With a shared store and `shared`, reserves one failure there before
+    /// the credential is checked: 429 when a limit is reached across the
+    /// deployment, 503 when the store fails under `on_error = "closed"`.
+    async fn reserve_shared(
+        &self,
+        attempt: &Attempt<'_>,
+        shared: bool,
+    ) -> Result<Reservation, Failure> {
+        if !shared {
+            return Ok(Reservation::default());
+        }
+        match self
+            .store
+            .reserve_failure(attempt.keys, attempt.limits)
+            .await
+        {
+            Ok(Ok(reservation)) => Ok(reservation),
+            Ok(Err(refusal)) => Err(attempt.failure(Reason::Throttled(refusal))),
+            Err(_) => Err(attempt.failure(Reason::StoreUnavailable)),
+        }
+    }
+}
+
+/// A shared reservation stays counted when the check failed, and is given
+/// back otherwise (a success, or no check at all: busy, unavailable).
+fn settle(reservation: Reservation, result: &Result<Arc<Client>, Failure>) {
+    let failed = result.as_ref().is_err_and(|f| {
+        !matches!(
+            f.reason,
+            Reason::Busy | Reason::Internal | Reason::StoreUnavailable
+        )
+    });
+    if !failed {
+        reservation.release();
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::verified::{self, verdict, Flight};
-use super::{Attempt, Authenticator, Failure, Reason};
+use super::{settle, Attempt, Authenticator, Failure, Reason};
 use crate::clients::{Client, Quick};
 use crate::oauth::credentials::{Credential, Secret};
 use crate::throttle::Refusal;
@@ -31,20 +31,59 @@ impl Authenticator<'_> {
     ) -> Result<Arc<Client>, Failure> {
         let named = self.clients.find(credential.client_ids()).cloned();
         let attempt = self.attempt(named.as_ref(), source, basic)?;
-        let reason = match self.check(&attempt, secret).await {
+        let shared = self.store.is_shared() && !self.known_good(&attempt, secret);
+        let reservation = self.reserve_shared(&attempt, shared).await?;
+        let result = self.secret_checked(&attempt, credential, secret).await;
+        if let (true, Ok(client)) = (shared, &result) {
+            self.remember(client, secret);
+        }
+        settle(reservation, &result);
+        result
+    }
+
+    /// A secret this replica has verified before, from a source it has
+    /// seen no failure from: it need not wait on the shared store.
+    fn known_good(&self, attempt: &Attempt<'_>, secret: &Secret) -> bool {
+        attempt
+            .named
+            .is_some_and(|c| self.state.verified.contains(c, &secret.secrets))
+            && !self.state.throttle.source_has_failures(attempt.keys)
+    }
+
+    /// Remembers the secret that a quick check accepted (a slow check
+    /// remembers its own), so that the next request needs no store.
+    fn remember(&self, client: &Client, secret: &Secret) {
+        let accepted = secret.secrets.iter().find(|s| {
+            self.clients
+                .quick_check(Some(client), std::slice::from_ref(*s))
+                == Quick::Valid
+        });
+        if let Some(accepted) = accepted {
+            self.state.verified.remember(client, accepted);
+        }
+    }
+
+    async fn secret_checked(
+        &self,
+        attempt: &Attempt<'_>,
+        credential: &Credential,
+        secret: &Secret,
+    ) -> Result<Arc<Client>, Failure> {
+        let named = attempt.named;
+        let reason = match self.check(attempt, secret).await {
             Checked::Refused(reason) => return Err(attempt.failure(reason)),
             Checked::Failed(Err(refusal)) => {
                 return Err(attempt.failure(Reason::Throttled(refusal)))
             }
             Checked::Failed(Ok(())) if named.is_none() => Reason::UnknownClient,
             Checked::Failed(Ok(())) => Reason::WrongSecret,
-            Checked::Valid => match &named {
+            Checked::Valid => match named {
                 Some(c)
                     if credential
                         .method()
                         .is_some_and(|m| c.settings.auth_methods.contains(&m)) =>
                 {
-                    return Ok(Arc::clone(c))
+                    return Ok(Arc::clone(c));
                 }
                 _ => return Err(attempt.fail(Reason::MethodNotAllowed).await),
             },

@@ -24,9 +24,10 @@ use arc_swap::ArcSwapOption;
 use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
 
 use crate::config::{OnError, Quota, StoreSettings};
+use crate::throttle::{Keys, Limits, Refusal};
 pub use quota::{Quotas, Spent};
 pub use redis::probe;
-use redis::Shared;
+use redis::{Reserved, Shared};
 pub use replay::{Replay, ReplayCache};
 
 /// The store failed and `on_error = "closed"`: the request cannot be
@@ -114,6 +115,36 @@ impl Store {
         }
     }
 
+    /// Whether limits are shared (a `[store]` is configured).
+    pub fn is_shared(&self) -> bool {
+        self.shared.load().is_some()
+    }
+
+    /// Reserves one failure of `keys` in the shared throttle counters
+    /// before a credential is checked: `Err(refusal)` when a limit is
+    /// reached across the deployment (429, nothing checked). Without a
+    /// store, or when it fails under `on_error = "local"`, the in-process
+    /// throttle alone decides (an empty reservation).
+    pub async fn reserve_failure(
+        &self,
+        keys: Keys<'_>,
+        limits: Limits,
+    ) -> Result<Result<Reservation, Refusal>, Unavailable> {
+        let Some(shared) = self.shared.load_full() else {
+            return Ok(Ok(Reservation(None)));
+        };
+        let started = Instant::now();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let result = shared.reserve_failure(keys, limits, now_ms).await;
+        match self.settle(&shared, "throttle", started, result) {
+            Some(Ok(reserved)) => Ok(Ok(Reservation(Some((shared, reserved))))),
+            Some(Err(refusal)) => Ok(Err(refusal)),
+            None => self.fallback(&shared, "throttle", Ok(Reservation(None))),
+        }
+    }
+
     /// Takes one token from `client`'s quota at `now`.
     pub async fn take_quota(
         &self,
@@ -173,6 +204,25 @@ impl Store {
                 self.metrics.fallbacks.with_label_values(&[op]).inc();
                 Ok(local)
             }
+        }
+    }
+}
+
+/// A failure reserved in the shared counters. Dropped, it stays counted
+/// (the check failed); [`Reservation::release`] gives it back.
+#[derive(Default)]
+pub struct Reservation(Option<(Arc<Shared>, Reserved)>);
+
+impl Reservation {
+    /// The check succeeded: the reserved failure is given back, off the
+    /// request's path.
+    pub fn release(self) {
+        if let Some((shared, reserved)) = self.0 {
+            tokio::spawn(async move {
+                if let Err(e) = shared.release(reserved).await {
+                    shared.failed("release", &e);
+                }
+            });
         }
     }
 }

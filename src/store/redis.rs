@@ -28,6 +28,15 @@ use redis::{Client, IntoConnectionInfo as _, Script, TlsCertificates};
 use super::quota::{check, DAY, HOUR};
 use super::{Spent, StoreMetrics};
 use crate::config::{Quota, StoreNodes, StoreSettings};
+use crate::throttle::{refusal, Dimension, Keys, Limits, Refusal, WINDOW_MS};
+
+fn hex(bytes: &[u8]) -> Vec<u8> {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out.into_bytes()
+}
 
 /// Takes one token from `KEYS[1]` (the hour) and `KEYS[2]` (the day):
 /// 0 when taken, else the counts that refused it as `{hour, day}`.
@@ -45,6 +54,36 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 0
 ";
 
+/// Reserves one failure in the throttle's counters: `KEYS` are pairs of
+/// (this minute's, the last minute's) counter per limit in force, `ARGV[1]`
+/// the milliseconds into this minute and `ARGV[2..]` each pair's limit.
+/// Refused (nothing counted): `{pair, current, previous}` of the first
+/// limit reached, with the sliding-minute estimate of the in-process
+/// throttle. Else every current counter is incremented: 0.
+const RESERVE_FAILURE: &str = r"
+local into = tonumber(ARGV[1])
+local pairs = #KEYS / 2
+for i = 1, pairs do
+  local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  local estimate = current + math.floor(previous * (60000 - into) / 60000)
+  if estimate >= tonumber(ARGV[1 + i]) then
+    return {i, current, previous}
+  end
+end
+for i = 1, pairs do
+  redis.call('INCR', KEYS[2 * i - 1])
+  redis.call('PEXPIRE', KEYS[2 * i - 1], 120000)
+end
+return 0
+";
+
+/// The counters a failure was reserved in, to give back on success.
+#[derive(Debug)]
+pub struct Reserved {
+    keys: Vec<String>,
+}
+
 #[derive(Clone)]
 enum Connection {
     Single(ConnectionManager),
@@ -57,6 +96,7 @@ pub struct Shared {
     hmac: ring::hmac::Key,
     connection: ArcSwapOption<Connection>,
     quota_script: Script,
+    reserve_script: Script,
     metrics: StoreMetrics,
     /// Whether the last operation (or connection attempt) succeeded, so
     /// that a failure is logged when it starts, not at every request.
@@ -71,6 +111,7 @@ impl Shared {
             settings,
             connection: ArcSwapOption::empty(),
             quota_script: Script::new(TAKE_QUOTA),
+            reserve_script: Script::new(RESERVE_FAILURE),
             metrics,
             healthy: AtomicBool::new(true),
         }
@@ -172,6 +213,87 @@ impl Shared {
             }
             other => Err(format!("unexpected answer to the quota script: {other:?}")),
         }
+    }
+
+    /// Reserves one failure for `keys` (a client, from a source) under
+    /// `limits`, in wall-clock minutes shared by every replica.
+    pub async fn reserve_failure(
+        &self,
+        keys: Keys<'_>,
+        limits: Limits,
+        now_ms: u64,
+    ) -> Result<Result<Reserved, Refusal>, String> {
+        let Some(source) = keys.source() else {
+            return Ok(Ok(Reserved { keys: Vec::new() }));
+        };
+        let source = String::from_utf8_lossy(&hex(&source)).to_string();
+        // The source is the hash tag: both limits on one Cluster slot.
+        let tag = self.key("t", &[&source], true);
+        let minute = now_ms / WINDOW_MS;
+        let mut counters = Vec::new();
+        if limits.per_source > 0 {
+            counters.push((format!("{tag}:s"), limits.per_source, Dimension::Source));
+        }
+        if let Some(client) = keys.client().filter(|_| limits.per_client_source > 0) {
+            let stem = self.key("c", &[client], false);
+            let stem = stem
+                .trim_start_matches(self.settings.prefix.as_str())
+                .to_string();
+            counters.push((
+                format!("{tag}:{stem}"),
+                limits.per_client_source,
+                Dimension::ClientSource,
+            ));
+        }
+        if counters.is_empty() {
+            return Ok(Ok(Reserved { keys: Vec::new() }));
+        }
+        let mut invocation = self.reserve_script.prepare_invoke();
+        for (stem, _, _) in &counters {
+            invocation.key(format!("{stem}:{minute}"));
+            invocation.key(format!("{stem}:{}", minute.saturating_sub(1)));
+        }
+        let into = now_ms % WINDOW_MS;
+        invocation.arg(into);
+        for (_, limit, _) in &counters {
+            invocation.arg(*limit);
+        }
+        let answer: redis::Value = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        match answer {
+            redis::Value::Int(0) => Ok(Ok(Reserved {
+                keys: counters
+                    .iter()
+                    .map(|(stem, _, _)| format!("{stem}:{minute}"))
+                    .collect(),
+            })),
+            redis::Value::Array(refused) => {
+                let int = |i: usize| match refused.get(i) {
+                    Some(redis::Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+                    _ => 0,
+                };
+                let (_, limit, dimension) = counters
+                    .get(usize::try_from(int(0)).unwrap_or(1).saturating_sub(1))
+                    .ok_or("the reserve script named no limit")?;
+                Ok(Err(refusal(int(1), int(2), *limit, into, *dimension)))
+            }
+            other => Err(format!(
+                "unexpected answer to the reserve script: {other:?}"
+            )),
+        }
+    }
+
+    /// Gives a reservation back (the check succeeded).
+    pub async fn release(&self, reserved: Reserved) -> Result<(), String> {
+        for key in reserved.keys {
+            let mut cmd = redis::cmd("DECR");
+            cmd.arg(key);
+            let _: i64 = self
+                .run(|mut c| async move { cmd.query_async(&mut c).await })
+                .await?;
+        }
+        Ok(())
     }
 
     /// Runs `op` on the connection within `timeout_ms`.

@@ -232,11 +232,11 @@ async fn a_store_that_does_not_answer_costs_only_what_needs_it_per_on_error() {
             let body: serde_json::Value = res.json().await.unwrap();
             assert_eq!(body["error"], "temporarily_unavailable");
         }
-        // A secret client without a quota never waits on the store.
+        // A secret this replica never verified needs the store too.
         let plain = app
             .post_token("svc", "svc-secret", "grant_type=client_credentials")
             .await;
-        assert_eq!(plain.status(), 200, "{on_error}");
+        assert_eq!(plain.status(), metered, "{on_error}");
         let ready = app.admin_get("/readyz").await;
         assert_eq!(
             ready.status(),
@@ -333,4 +333,66 @@ fn store_settings_that_cannot_work_are_refused_naming_the_key() {
     std::fs::write(&config, text).unwrap();
     let error = format!("{:#}", tokenmint::config::load_file(&config).unwrap_err());
     assert!(error.contains("store.key_file"), "{error}");
+}
+
+#[tokio::test]
+async fn wrong_secrets_spread_over_replicas_are_checked_at_most_the_limit_in_total() {
+    let redis = Redis::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_section(dir.path(), &redis.url(), "")
+        + "\n[throttle]\nfailures_per_client = 10\nfailures_per_address = 1000\n";
+    let (a, b) = two_replicas(DEFAULT_CLIENTS, &store).await;
+    let sends: Vec<_> = (0..60)
+        .map(|i| {
+            let app = if i % 2 == 0 { &a } else { &b };
+            let req = app
+                .http
+                .post(app.url("/oauth2/token"))
+                .header("Authorization", basic("svc", "wrong-secret"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials");
+            tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for send in sends {
+        statuses.push(send.await.unwrap());
+    }
+    let count = |s: u16| statuses.iter().filter(|&&x| x == s).count();
+    assert_eq!((count(401), count(429)), (10, 50), "{statuses:?}");
+    // Each replica saw only its share of the failures; the deployment's
+    // limit holds on both, for the right secret too, from this source.
+    for app in [&a, &b] {
+        let res = app
+            .post_token("svc", "svc-secret", "grant_type=client_credentials")
+            .await;
+        assert_eq!(res.status(), 429);
+    }
+}
+
+#[tokio::test]
+async fn a_secret_client_verified_before_never_waits_on_the_store() {
+    // Verified once through the store; then the store dies (on_error is
+    // closed): that client is served all the same, a guess is not.
+    let redis = Redis::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_section(dir.path(), &redis.url(), "");
+    let app = spawn_app_with(move |c| c.extra = store).await;
+    wait_for_store_up(&app, 1).await;
+    let first = app
+        .post_token("svc", "svc-secret", "grant_type=client_credentials")
+        .await;
+    assert_eq!(first.status(), 200);
+    drop(redis);
+    for _ in 0..3 {
+        let res = app
+            .post_token("svc", "svc-secret", "grant_type=client_credentials")
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let wrong = app
+        .post_token("svc", "wrong", "grant_type=client_credentials")
+        .await;
+    assert_eq!(wrong.status(), 503);
+    assert_eq!(store_up(&app).await, Some(0));
 }
