@@ -20,6 +20,8 @@ use crate::helpers::{basic, spawn_app_with, TestApp, DEFAULT_CLIENTS, ISSUER};
 pub struct Redis {
     child: Child,
     pub port: u16,
+    /// Serves TLS only: `answers` can only see the port open.
+    tls: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -33,6 +35,20 @@ impl Redis {
     }
 
     fn start_with(port: u16, extra: &[&str]) -> Self {
+        Self::spawn(port, extra, false)
+    }
+
+    /// A Redis that speaks only TLS, with `cert` and `key`.
+    pub fn start_tls(cert: &Path, key: &Path, extra: &[&str]) -> Self {
+        let port = free_port().to_string();
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        let mut args = vec!["--tls-port", &port, "--tls-cert-file", &cert];
+        args.extend(["--tls-key-file", &key, "--tls-auth-clients", "no"]);
+        args.extend(extra);
+        Self::spawn(0, &args, true)
+    }
+
+    fn spawn(port: u16, extra: &[&str], tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let child = Command::new("redis-server")
             .args([
@@ -49,9 +65,15 @@ impl Redis {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server runs (apt-get install redis-server)");
+        let tls_port = extra
+            .iter()
+            .position(|a| *a == "--tls-port")
+            .and_then(|i| extra.get(i + 1))
+            .and_then(|p| p.parse().ok());
         let redis = Self {
             child,
-            port,
+            port: tls_port.unwrap_or(port),
+            tls,
             _dir: dir,
         };
         let started = Instant::now();
@@ -69,6 +91,9 @@ impl Redis {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
+        if self.tls {
+            return true;
+        }
         let mut reply = [0u8; 64];
         stream.write_all(b"PING\r\n").is_ok()
             && stream.read(&mut reply).is_ok_and(|n| {
@@ -395,4 +420,291 @@ async fn a_secret_client_verified_before_never_waits_on_the_store() {
         .await;
     assert_eq!(wrong.status(), 503);
     assert_eq!(store_up(&app).await, Some(0));
+}
+
+/// A self-signed certificate for `san` (its own CA), made with openssl.
+fn tls_cert(dir: &Path, san: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("redis.crt"), dir.join("redis.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=store"])
+        .args(["-addext", &format!("subjectAltName={san}")])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(made.success());
+    (cert, key)
+}
+
+#[tokio::test]
+async fn rediss_with_an_acl_user_and_a_password_file_shares_the_replay_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = tls_cert(dir.path(), "DNS:localhost");
+    let redis = Redis::start_tls(
+        &cert,
+        &key,
+        &[
+            "--user",
+            "default",
+            "off",
+            "--user",
+            "tm",
+            "on",
+            ">store-pass",
+            "~*",
+            "+@all",
+        ],
+    );
+    let password = dir.path().join("store-password");
+    std::fs::write(&password, "store-pass\n").unwrap();
+    let url = format!("rediss://tm@localhost:{}/0", redis.port);
+    let extra = format!(
+        "password_file = \"{}\"\nca_file = \"{}\"",
+        password.display(),
+        cert.display()
+    );
+    let key_pair = ClientKey::new("ES256", Some("k1"));
+    let clients = jwks_client("signer", &[&key_pair], "");
+    let (a, b) = two_replicas(&clients, &store_section(dir.path(), &url, &extra)).await;
+    let assertion = key_pair.sign(&client_claims("signer", json!(ISSUER)));
+    assert_eq!(
+        a.post_form("/oauth2/token", &form(&assertion, ""))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        b.post_form("/oauth2/token", &form(&assertion, ""))
+            .await
+            .status(),
+        401
+    );
+
+    // check-config: a wrong password, and a name the certificate lacks.
+    let wrong = dir.path().join("wrong-password");
+    std::fs::write(&wrong, "nope").unwrap();
+    let cases = [
+        (
+            url.clone(),
+            wrong.display().to_string(),
+            "authentication failed",
+        ),
+        (
+            format!("rediss://tm@127.0.0.1:{}/0", redis.port),
+            password.display().to_string(),
+            "not valid for name",
+        ),
+    ];
+    for (url, password_file, says) in cases {
+        let extra = format!(
+            "password_file = \"{password_file}\"\nca_file = \"{}\"",
+            cert.display()
+        );
+        let (ok, said) = check_config(dir.path(), &store_section(dir.path(), &url, &extra));
+        assert!(!ok && said.contains(says), "{said}");
+        assert!(!said.contains("store-pass"), "{said}");
+    }
+}
+
+/// `tokenmint check-config` on a minimal config with `store`.
+fn check_config(dir: &Path, store: &str) -> (bool, String) {
+    let config = dir.join("check.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"https://tm.example\"\n[keys]\ndir = \"{}\"\ngenerate_if_missing = true\n\
+             [tokens]\naudience = [\"a\"]\n[[clients]]\nid = \"c\"\nsecret = \"c-secret\"\n\
+             scopes = [\"s\"]\n{store}",
+            dir.join("keys").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said)
+}
+
+/// Three masters joined into a Redis Cluster; stopped when dropped.
+struct Cluster {
+    nodes: Vec<Redis>,
+}
+
+impl Cluster {
+    fn start() -> Self {
+        // The cluster bus listens on port + 10000: stay below 55536.
+        let mut ports = Vec::new();
+        let mut candidate = 20_000 + (std::process::id() % 20_000) as u16;
+        while ports.len() < 3 {
+            candidate += 7;
+            let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+            if free(candidate) && free(candidate + 10_000) {
+                ports.push(candidate);
+            }
+        }
+        let nodes: Vec<Redis> = ports
+            .iter()
+            .map(|&p| {
+                Redis::start_with(
+                    p,
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                    ],
+                )
+            })
+            .collect();
+        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("redis-cli runs (apt-get install redis-tools)");
+        assert!(created.success());
+        let started = Instant::now();
+        loop {
+            let info = Command::new("redis-cli")
+                .args(["-p", &ports[0].to_string(), "cluster", "info"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the cluster did not form"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { nodes }
+    }
+
+    fn section(&self, dir: &Path) -> String {
+        let urls: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("\"redis://127.0.0.1:{}\"", n.port))
+            .collect();
+        let key = dir.join("store-hash.key");
+        std::fs::write(&key, [9u8; 32]).unwrap();
+        format!(
+            "\n[store]\ncluster = [{}]\nkey_file = \"{}\"\ntimeout_ms = 500\n",
+            urls.join(", "),
+            key.display()
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_redis_cluster_shares_replay_quota_and_throttle_across_replicas() {
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = ClientKey::new("ES256", Some("k1"));
+    let clients = format!(
+        "{DEFAULT_CLIENTS}\n{}\n[[clients]]\nid = \"metered\"\nsecret = \"metered-secret\"\n\
+         scopes = [\"reports:read\"]\nquota = {{ per_hour = 5, per_day = 50 }}\n",
+        jwks_client("signer", &[&key], "")
+    );
+    let store = cluster.section(dir.path()) + "\n[throttle]\nfailures_per_client = 4\n";
+    let (a, b) = two_replicas(&clients, &store).await;
+
+    let assertion = key.sign(&client_claims("signer", json!(ISSUER)));
+    assert_eq!(
+        a.post_form("/oauth2/token", &form(&assertion, ""))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        b.post_form("/oauth2/token", &form(&assertion, ""))
+            .await
+            .status(),
+        401
+    );
+
+    let mut issued = 0;
+    for i in 0..12 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let res = app
+            .post_token("metered", "metered-secret", "grant_type=client_credentials")
+            .await;
+        issued += usize::from(res.status() == 200);
+    }
+    assert_eq!(issued, 5);
+
+    let mut unauthorized = 0;
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let res = app
+            .post_token("svc", "wrong", "grant_type=client_credentials")
+            .await;
+        unauthorized += usize::from(res.status() == 401);
+    }
+    assert_eq!(unauthorized, 4);
+}
+
+#[tokio::test]
+async fn a_paused_store_is_a_failing_store_after_timeout_ms_and_comes_back() {
+    let redis = Redis::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let clients = format!(
+        "{DEFAULT_CLIENTS}\n[[clients]]\nid = \"metered\"\nsecret = \"metered-secret\"\n\
+         scopes = [\"reports:read\"]\nquota = {{ per_hour = 100 }}\n"
+    );
+    let store = store_section(dir.path(), &redis.url(), "");
+    let app = spawn_app_with(move |c| {
+        c.clients = clients;
+        c.extra = store;
+    })
+    .await;
+    wait_for_store_up(&app, 1).await;
+    let token = || app.post_token("metered", "metered-secret", "grant_type=client_credentials");
+    assert_eq!(token().await.status(), 200);
+
+    // Accepts connections, never answers: the same as down after 200 ms.
+    let signal = |sig: &str| {
+        let sent = Command::new("kill")
+            .args([sig, &redis.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    signal("-STOP");
+    let started = Instant::now();
+    let res = token().await;
+    assert_eq!(res.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(store_up(&app).await, Some(0));
+
+    signal("-CONT");
+    let started = Instant::now();
+    while token().await.status() != 200 {
+        assert!(started.elapsed() < Duration::from_secs(5), "no recovery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(store_up(&app).await, Some(1));
 }
