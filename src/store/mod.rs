@@ -27,7 +27,7 @@ use crate::config::{OnError, Quota, StoreSettings};
 use crate::throttle::{Keys, Limits, Refusal};
 pub use quota::{Quotas, Spent};
 pub use redis::probe;
-use redis::{Reserved, Shared};
+use redis::{Replace, Reserved, Shared};
 pub use replay::{Replay, ReplayCache};
 
 /// The store failed and `on_error = "closed"`: the request cannot be
@@ -49,7 +49,9 @@ pub struct StoreMetrics {
 }
 
 pub struct Store {
-    shared: ArcSwapOption<Shared>,
+    shared: Arc<ArcSwapOption<Shared>>,
+    /// The store the latest reload asked for.
+    wanted: Arc<ArcSwapOption<StoreSettings>>,
     replay: ReplayCache,
     quotas: Quotas,
     metrics: StoreMetrics,
@@ -58,31 +60,48 @@ pub struct Store {
 impl Store {
     pub fn new(metrics: StoreMetrics) -> Self {
         Self {
-            shared: ArcSwapOption::empty(),
+            shared: Arc::new(ArcSwapOption::empty()),
+            wanted: Arc::new(ArcSwapOption::empty()),
             replay: ReplayCache::default(),
             quotas: Quotas::default(),
             metrics,
         }
     }
 
-    /// Uses the store `settings` names from now on (connecting in the
-    /// background, and retrying until it answers), or none. Settings equal
-    /// to those in use change nothing. Call it from a task of the runtime
-    /// that lives as long as the server: the connection's driver runs there.
+    /// Uses the store `settings` names, or none. The first store is used
+    /// at once (connecting in the background, retried every second); a
+    /// changed one connects first and is swapped in once it answers, the
+    /// previous one serving until then. Settings equal to those wanted
+    /// change nothing. Call it from a task of the runtime that lives as
+    /// long as the server: the connection's driver runs there.
     pub fn configure(&self, settings: Option<&StoreSettings>) {
-        let current = self.shared.load();
-        match (settings, current.as_deref()) {
+        if self.wanted.load().as_deref() == settings {
+            return;
+        }
+        self.wanted.store(settings.cloned().map(Arc::new));
+        let current = self.shared.load_full();
+        match (settings, current) {
             (None, None) => {}
+            // Back to the store in use: a replacement pending stops.
             (Some(new), Some(old)) if old.settings() == new => {}
             (None, Some(_)) => {
                 tracing::info!("[store] removed: limits are kept in this process");
                 self.shared.store(None);
                 self.metrics.up.reset();
             }
-            (Some(new), _) => {
+            (Some(new), None) => {
                 let shared = Arc::new(Shared::new(new.clone(), self.metrics.clone()));
-                Shared::start(&shared);
+                self.metrics.up.with_label_values(&[] as &[&str]).set(0);
+                Shared::start(&shared, None);
                 self.shared.store(Some(shared));
+            }
+            (Some(new), Some(_)) => {
+                let shared = Arc::new(Shared::new(new.clone(), self.metrics.clone()));
+                let replace = Replace {
+                    slot: Arc::clone(&self.shared),
+                    wanted: Arc::clone(&self.wanted),
+                };
+                Shared::start(&shared, Some(replace));
             }
         }
     }

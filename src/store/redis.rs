@@ -78,6 +78,19 @@ end
 return 0
 ";
 
+/// Where a replacement store goes once it answers, and what the latest
+/// reload wants.
+pub struct Replace {
+    pub slot: Arc<ArcSwapOption<Shared>>,
+    pub wanted: Arc<ArcSwapOption<StoreSettings>>,
+}
+
+impl Replace {
+    fn wants(&self, settings: &StoreSettings) -> bool {
+        self.wanted.load().as_deref() == Some(settings)
+    }
+}
+
 /// The counters a failure was reserved in, to give back on success.
 #[derive(Debug)]
 pub struct Reserved {
@@ -105,7 +118,6 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(settings: StoreSettings, metrics: StoreMetrics) -> Self {
-        metrics.up.with_label_values(&[] as &[&str]).set(0);
         Self {
             hmac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &settings.hash_key),
             settings,
@@ -121,23 +133,40 @@ impl Shared {
         &self.settings
     }
 
-    /// Connects in the background, every second until the store answers,
-    /// for as long as this store is the one in use.
-    pub fn start(shared: &Arc<Self>) {
+    /// Connects in the background, every second until the store answers:
+    /// for as long as this store is the one in use, or, with `replace`, for
+    /// as long as a reload still wants it, swapping it in once it answers
+    /// (the previous store serves until then).
+    pub fn start(shared: &Arc<Self>, replace: Option<Replace>) {
         let weak: Weak<Self> = Arc::downgrade(shared);
+        // A replacement is held here until it is swapped in.
+        let pending = replace.as_ref().map(|_| Arc::clone(shared));
         tokio::spawn(async move {
+            let mut first = true;
             loop {
                 let Some(shared) = weak.upgrade() else { return };
+                if replace.as_ref().is_some_and(|r| !r.wants(&shared.settings)) {
+                    return; // a later reload asked for another store
+                }
                 match connect(&shared.settings).await {
                     Ok(connection) => {
                         tracing::info!(store = %shared.settings.nodes.shown(), "store connected");
                         shared.connection.store(Some(Arc::new(connection)));
+                        if let Some(replace) = &replace {
+                            replace.slot.store(Some(Arc::clone(&shared)));
+                        }
                         shared.answered(true);
                         shared.healthy.store(true, Ordering::Relaxed);
+                        drop(pending);
                         return;
                     }
+                    Err(e) if replace.is_some() && first => tracing::warn!(
+                        store = %shared.settings.nodes.shown(),
+                        "the new [store] does not answer ({e}): the previous store stays in use until it does"
+                    ),
                     Err(e) => shared.failed("connect", &e),
                 }
+                first = false;
                 drop(shared);
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

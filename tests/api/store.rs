@@ -708,3 +708,48 @@ async fn a_paused_store_is_a_failing_store_after_timeout_ms_and_comes_back() {
     }
     assert_eq!(store_up(&app).await, Some(1));
 }
+
+#[tokio::test]
+async fn a_changed_store_is_used_once_it_answers_and_a_dead_one_leaves_the_old_in_use() {
+    let (first, second) = (Redis::start(&[]), Redis::start(&[]));
+    let dir = tempfile::tempdir().unwrap();
+    let clients = format!(
+        "{DEFAULT_CLIENTS}\n[[clients]]\nid = \"metered\"\nsecret = \"metered-secret\"\n\
+         scopes = [\"reports:read\"]\nquota = {{ per_hour = 3 }}\n"
+    );
+    let store = store_section(dir.path(), &first.url(), "");
+    let app = spawn_app_with(move |c| {
+        c.clients = clients;
+        c.extra = store;
+    })
+    .await;
+    wait_for_store_up(&app, 1).await;
+    let token = || app.post_token("metered", "metered-secret", "grant_type=client_credentials");
+    for _ in 0..2 {
+        assert_eq!(token().await.status(), 200);
+    }
+    let config = std::fs::read_to_string(&app.config_path).unwrap();
+
+    // A store that does not answer: the first one goes on deciding.
+    let dead = format!("redis://127.0.0.1:{}/0", free_port());
+    std::fs::write(&app.config_path, config.replace(&first.url(), &dead)).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        token().await.status(),
+        200,
+        "the third token, from the first store"
+    );
+    assert_eq!(token().await.status(), 429, "the first store's count");
+
+    // One that answers: swapped in, with its own (empty) counts.
+    std::fs::write(
+        &app.config_path,
+        config.replace(&first.url(), &second.url()),
+    )
+    .unwrap();
+    let started = Instant::now();
+    while token().await.status() != 200 {
+        assert!(started.elapsed() < Duration::from_secs(5), "never swapped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
