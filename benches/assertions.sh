@@ -12,6 +12,14 @@
 # non-200 responses and p99 per client and round. Needs wrk and
 # `cargo build --release --examples`.
 set -euo pipefail
+
+# With TM_STORE_URL (e.g. redis://127.0.0.1:6390/0), the server uses that
+# shared store, with a fresh key file (docs/deployment.md, "The shared store").
+store_section() {
+    [ -n "${TM_STORE_URL:-}" ] || return 0
+    head -c 32 /dev/urandom >"$work/store.key"
+    printf '\n[store]\nurl = "%s"\nkey_file = "%s/store.key"\n' "$TM_STORE_URL" "$work"
+}
 bin=$(realpath "$1")
 seconds=${2:-5}
 rounds=${3:-3}
@@ -76,12 +84,19 @@ auth_methods = ["private_key_jwt"]
 scopes = ["reports:read"]
 federated = { issuer = "platform", subject = "system:serviceaccount:bench:workload" }
 TOML
+store_section >>"$work/tm.toml"
 RUST_LOG=warn "$bin" serve --config "$work/tm.toml" >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
     curl -s -o /dev/null "$issuer/.well-known/jwks.json" && break
     sleep 0.05
 done
+if [ -n "${TM_STORE_URL:-}" ]; then  # until the store answers
+    for _ in $(seq 100); do
+        curl -s "$issuer/metrics" | grep -q '^tokenmint_store_up 1' && break
+        sleep 0.1
+    done
+fi
 run() {  # run LABEL WRK-ARGS...: one line
     local label=$1; shift
     local out

@@ -7,6 +7,14 @@
 #
 #   bash benches/callgrind.sh [BINARY] [N] [ALG]
 set -euo pipefail
+
+# With TM_STORE_URL (e.g. redis://127.0.0.1:6390/0), the server uses that
+# shared store, with a fresh key file (docs/deployment.md, "The shared store").
+store_section() {
+    [ -n "${TM_STORE_URL:-}" ] || return 0
+    head -c 32 /dev/urandom >"$work/store.key"
+    printf '\n[store]\nurl = "%s"\nkey_file = "%s/store.key"\n' "$TM_STORE_URL" "$work"
+}
 bin=$(realpath "${1:-target/release/tokenmint}")
 n=${2:-1000}
 alg=${3:-ES256}
@@ -31,6 +39,8 @@ scopes = ["reports:read", "reports:write"]
 default_scopes = ["reports:read"]
 TOML
 
+store_section >>"$work/tm.toml"
+
 run() {
     local count=$1 out="$work/callgrind.$1"
     RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out" \
@@ -47,6 +57,17 @@ for _ in range(600):
         time.sleep(0.1)
 else:
     sys.exit("server did not start")
+# With a store, wait until it is connected (both runs, so it cancels out).
+store = bool(__import__("os").environ.get("TM_STORE_URL"))
+for _ in range(600):
+    if not store:
+        break
+    conn.request("GET", "/metrics")
+    if b"tokenmint_store_up 1" in conn.getresponse().read():
+        break
+    time.sleep(0.1)
+else:
+    sys.exit("the store did not connect")
 auth = "Basic " + base64.b64encode(b"bench:bench-secret").decode()
 headers = {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"}
 for _ in range(count):

@@ -11,6 +11,14 @@
 # requests/s, non-200 responses, p99. Needs wrk (apt-get install wrk).
 # TM_EXTRA_CLIENTS=FILE appends more [[clients]] (a large configuration).
 set -euo pipefail
+
+# With TM_STORE_URL (e.g. redis://127.0.0.1:6390/0), the server uses that
+# shared store, with a fresh key file (docs/deployment.md, "The shared store").
+store_section() {
+    [ -n "${TM_STORE_URL:-}" ] || return 0
+    head -c 32 /dev/urandom >"$work/store.key"
+    printf '\n[store]\nurl = "%s"\nkey_file = "%s/store.key"\n' "$TM_STORE_URL" "$work"
+}
 bin=$(realpath "$1")
 kind=${2:-plain}
 seconds=${3:-10}
@@ -45,12 +53,19 @@ TOML
 if [ -n "${TM_EXTRA_CLIENTS:-}" ]; then
     sed -n '/^\[\[clients\]\]/,$p' "$TM_EXTRA_CLIENTS" >>"$work/tm.toml"
 fi
+store_section >>"$work/tm.toml"
 RUST_LOG=warn,tokenmint::reload=info "$bin" serve --config "$work/tm.toml" >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
     curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
     sleep 0.05
 done
+if [ -n "${TM_STORE_URL:-}" ]; then  # until the store answers
+    for _ in $(seq 100); do
+        curl -s "http://127.0.0.1:$port/metrics" | grep -q '^tokenmint_store_up 1' && break
+        sleep 0.1
+    done
+fi
 reloader=
 if [ "$reloads" -gt 0 ]; then
     interval=$(python3 -c "print($seconds / ($reloads + 1))")
