@@ -6,13 +6,17 @@
 #    is named with its registry (podman resolves no short names: Grafana's
 #    grafana/grafana failed), and the issuer tokenmint is given
 #    (TOKENMINT_ISSUER) is the one the resource server checks (--issuer) and
-#    is on the published TOKENMINT_PORT.
+#    is on the published TOKENMINT_PORT; redis publishes no port and tokenmint's
+#    store URL names it.
 # 2. Up, every port moved with the *_PORT variables: each service's container
 #    is running (podman-compose's `up -d` exits 0 when one cannot be created
 #    or started); a token with curl has iss = http://localhost:$TOKENMINT_PORT,
 #    discovery says the same, the resource server accepts it (and refuses a
-#    tampered token or none); Prometheus's target is up and has counted the
-#    request, its alert rules are loaded.
+#    tampered token or none); tokenmint uses the redis service as its shared
+#    store (tokenmint_store_up 1 in its /metrics, the secret check reserved in
+#    it, the key file made in the keys volume, key names in Redis are HMACs);
+#    Prometheus's target is up and has counted the request, its alert rules
+#    are loaded.
 # 3. Grafana is not started (no Grafana image or package exists on this
 #    machine; its dashboard's queries run against a real Prometheus in
 #    tests/deploy/prometheus.sh), but it shows that the running check is not
@@ -22,7 +26,8 @@
 #    behind removed (also on failure, by the EXIT trap).
 # The images the compose file builds are made here from the host binaries
 # (lib.sh) under the names it uses, so podman-compose builds nothing;
-# Prometheus is the Debian stand-in, named as such, given as PROMETHEUS_IMAGE.
+# Prometheus and Redis are the Debian stand-ins, named as such, given as
+# PROMETHEUS_IMAGE and REDIS_IMAGE.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -45,7 +50,7 @@ cleanup() {
 trap cleanup EXIT
 fail() {
     echo "FAIL: $*"
-    for s in tokenmint resource-server prometheus; do
+    for s in tokenmint redis resource-server prometheus; do
         podman container exists "${project}_${s}_1" 2>/dev/null || continue
         echo "--- $s"; podman logs "${project}_${s}_1" 2>&1 | tail -15 || true
     done
@@ -69,6 +74,7 @@ not_running() {  # SERVICE...: each one whose container is missing, not running,
 
 # ------------------------------------------------------------ 1. the file
 ensure_base_images
+ensure_redis_image
 # As podman-compose reads the file: its own ${VAR:-default} substitution, then
 # the images, tokenmint's TOKENMINT_ISSUER, the resource server's --issuer and
 # the published port of 9443, with the defaults and with this run's variables.
@@ -88,6 +94,8 @@ for label, env in (("defaults", {}), ("moved", moved)):
     checked = next((a.split("=", 1)[1] for a in rs["command"] if a.startswith("--issuer=")), None)
     port = next((p.split(":")[-2] for p in tm["ports"] if p.endswith(":9443")), None)
     print("issuer", label, issuer, checked, port)
+    store = (tm.get("environment") or {}).get("TOKENMINT_STORE__URL")
+    print("store", label, store, len(services["redis"].get("ports") or []), ",".join(tm.get("depends_on") or []))
 PY
 ) || fail "docker-compose.yml: cannot read it as podman-compose does"
 while read -r kind a b c d; do
@@ -97,6 +105,10 @@ while read -r kind a b c d; do
         [[ $b == "http://localhost:$d" && $c == "$b" ]] ||
             fail "docker-compose.yml ($a): TOKENMINT_ISSUER $b, resource server --issuer $c, published port $d"
         echo "ok: docker-compose.yml ($a): issuer $b for tokenmint and the resource server, port $d published" ;;
+    store)
+        [[ $b == redis://redis:6379/* && $c == 0 && ,$d, == *,redis,* ]] ||
+            fail "docker-compose.yml ($a): tokenmint's store is $b (depends on $d), redis publishes $c ports"
+        echo "ok: docker-compose.yml ($a): tokenmint's [store] is $b, redis publishes no port" ;;
     esac
 done <<<"$static"
 echo "ok: every image is named with its registry: $(awk '$1 == "image" {print $3}' <<<"$static" | sort -u | tr '\n' ' ')"
@@ -105,17 +117,42 @@ echo "ok: every image is named with its registry: $(awk '$1 == "image" {print $3
 build_image "$binary" localhost/tokenmint:latest prebuilt
 build_image "$binary" localhost/tokenmint-resource-server:latest resource-server-prebuilt
 start=$(date +%s)
-compose up -d tokenmint resource-server prometheus >"$log" 2>&1 || { cat "$log"; fail "compose up"; }
-echo "ok: podman-compose up -d (tokenmint, resource-server, prometheus with $PROMETHEUS_IMAGE) in $(($(date +%s) - start)) s"
-bad=$(not_running tokenmint resource-server prometheus)
+compose up -d tokenmint redis resource-server prometheus >"$log" 2>&1 || { cat "$log"; fail "compose up"; }
+echo "ok: podman-compose up -d (tokenmint, redis with $REDIS_IMAGE, resource-server, prometheus with $PROMETHEUS_IMAGE) in $(($(date +%s) - start)) s"
+bad=$(not_running tokenmint redis resource-server prometheus)
 [[ -z $bad ]] || { cat "$log"; fail "up -d exited 0, but not running: $bad"; }
-echo "ok: all three containers are running (podman inspect, not up's exit status)"
+echo "ok: all four containers are running (podman inspect, not up's exit status)"
+published=$(podman port "${project}_redis_1" 2>/dev/null || true)
+[[ -z $published ]] || fail "redis publishes $published"
 
 wait_for "tokenmint /readyz" curl -sf "http://127.0.0.1:$TOKENMINT_ADMIN_PORT/readyz"
+# /readyz does not wait for the store (docs/deployment.md): until tokenmint has
+# reached redis, a secret it has not verified yet gets 503 (on_error = "closed").
+store_up() {
+    [[ $(curl -sf "http://127.0.0.1:$TOKENMINT_ADMIN_PORT/metrics" | awk '$1 == "tokenmint_store_up" {print $2}') == 1 ]]
+}
+wait_for "tokenmint_store_up 1 in tokenmint's /metrics (the redis service reached)" store_up
 token=$(curl -sf --user demo-client:demo-secret -d grant_type=client_credentials \
     "http://127.0.0.1:$TOKENMINT_PORT/oauth2/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') ||
     fail "no token from the README's curl"
 echo "ok: token from curl --user demo-client:demo-secret (${#token} bytes)"
+
+# The shared store: still connected (the gauge), used (the first check of a
+# secret reserves a failure in it and gives it back), its key made in the keys volume.
+metrics=$(curl -sf "http://127.0.0.1:$TOKENMINT_ADMIN_PORT/metrics") || fail "no /metrics on the admin port"
+store_up=$(awk '$1 == "tokenmint_store_up" {print $2}' <<<"$metrics")
+[[ $store_up == 1 ]] || fail "tokenmint_store_up is '${store_up:-absent}' in tokenmint's /metrics, not 1"
+reserved=$(awk '$1 == "tokenmint_store_operations_total{op=\"throttle\",result=\"ok\"}" {print $2}' <<<"$metrics")
+[[ ${reserved:-0} -ge 1 ]] || fail "tokenmint did not use the store for the secret check (store operations: $(grep '^tokenmint_store_operations_total' <<<"$metrics" | tr '\n' ' '))"
+echo "ok: tokenmint_store_up 1 in tokenmint's /metrics; the secret check went through the store ($reserved throttle operation(s) ok)"
+key_bytes=$(podman exec "${project}_tokenmint_1" bash -c 'wc -c <"$TOKENMINT_STORE__KEY_FILE"; stat -c %a "$TOKENMINT_STORE__KEY_FILE"' | tr '\n' ' ') ||
+    fail "no store key file in the tokenmint container"
+[[ $key_bytes == "32 600 " ]] || fail "the store key file: $key_bytes(bytes, mode), expected 32 bytes, 600"
+redis_keys=$(podman exec "${project}_redis_1" redis-cli --scan --pattern '*') || fail "redis-cli --scan in the redis container"
+[[ -n $redis_keys ]] || fail "Redis holds no key after a token request"
+grep -v -q '^tokenmint:' <<<"$redis_keys" && fail "Redis holds keys without the prefix tokenmint: $redis_keys"
+grep -q -i 'demo' <<<"$redis_keys" && fail "a Redis key name shows the client id: $redis_keys"
+echo "ok: the key file (32 bytes, mode 600) was made in the keys volume; Redis holds $(wc -l <<<"$redis_keys") key(s), none naming the client ($(head -1 <<<"$redis_keys"))"
 
 # The port moved, the issuer with it: the token, discovery and the JWK Set URL.
 issuer=http://localhost:$TOKENMINT_PORT
@@ -151,6 +188,9 @@ echo "ok: Prometheus scrapes tokenmint:9464 (up{job=\"tokenmint\"} == 1)"
 counted() { [[ $(q 'sum(tokenmint_token_requests_total{client_id="demo-client",result="issued"})') == 1 ]]; }
 wait_for "tokenmint_token_requests_total in Prometheus" counted
 echo "ok: Prometheus shows the request (tokenmint_token_requests_total{client_id=\"demo-client\",result=\"issued\"} = 1)"
+store_up_1() { [[ $(q 'tokenmint_store_up{job="tokenmint"}') == 1 ]]; }
+wait_for "tokenmint_store_up == 1 in Prometheus" store_up_1
+echo "ok: Prometheus shows tokenmint_store_up 1"
 rules=$(curl -sf "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/rules" | python3 -c '
 import json, sys
 groups = json.load(sys.stdin)["data"]["groups"]
@@ -168,9 +208,9 @@ bad=$(not_running grafana)
 echo "ok: a service that cannot start is noticed: up -d grafana (image absent) exited $rc, the check reports $bad"
 
 # ------------------------------------------------------------ 4. still up, down
-bad=$(not_running tokenmint resource-server prometheus)
+bad=$(not_running tokenmint redis resource-server prometheus)
 [[ -z $bad ]] || fail "not running (or restarted) by the end: $bad"
-echo "ok: tokenmint, resource-server and prometheus still running, none restarted"
+echo "ok: tokenmint, redis, resource-server and prometheus still running, none restarted"
 
 compose down -v >"$log" 2>&1 || { cat "$log"; fail "compose down"; }
 nets=$(project_networks)

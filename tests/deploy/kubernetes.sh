@@ -18,6 +18,9 @@
 #    ..data symlink; podman has no live ConfigMap updates) and checks that the
 #    pod reloads on its own; finally SIGTERM and the drain. Says what podman
 #    ignores. Everything it made is removed on exit.
+#    Before that, the ConfigMap's commented [store] block, uncommented, passes
+#    check-config against a redis-server with a password (started here, on
+#    127.0.0.1): the documented Secret's files, written to a scratch directory.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -41,13 +44,14 @@ cleanup() {
         podman kube down "$tmp/play.yaml" >/dev/null 2>&1 || true
         podman pod rm -f "$pod" >/dev/null 2>&1 || true
         # kube down (podman 4.3) leaves the volumes and secrets it made behind.
-        for name in tokenmint-config$suffix tokenmint-keys$suffix tokenmint-tls$suffix; do
+        for name in tokenmint-config$suffix tokenmint-keys$suffix tokenmint-tls$suffix tokenmint-store$suffix; do
             podman volume rm -f "$name" >/dev/null 2>&1 || true
             podman secret rm "$name" >/dev/null 2>&1 || true
         done
     fi
     # Nor the network, if this run made it (not while another pod uses it: no -f).
     if [[ -n $kube_net_made ]]; then podman network rm "$kube_net" >/dev/null 2>&1 || true; fi
+    if [[ -n ${redis_pid:-} ]]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
     rm -rf "$tmp"
     deploy_cleanup
 }
@@ -160,6 +164,45 @@ out=$(TOKENMINT_KEYS__DIR=$tmp/keys "$binary" check-config --config "$tmp/cfg/sh
 grep -q "placeholder" <<<"$out" || fail "check-config does not warn about the placeholder client"
 echo "ok: check-config accepts the shipped tokenmint.toml with a real key dir (warns about the placeholder client)"
 
+# The commented [store] block, uncommented, with the files of the tokenmint-store
+# Secret it documents, against a real redis-server that requires a password.
+grep -q '^# \[store\]$' "$tmp/cfg/shipped.toml" || fail "the ConfigMap has no commented [store] block"
+sed '/^# \[store\]$/,/^$/s/^# //' "$tmp/cfg/shipped.toml" >"$tmp/cfg/store.toml"
+store_block=$(sed -n '/^\[store\]$/,/^$/p' "$tmp/cfg/store.toml")
+grep -q '^url = "redis://' <<<"$store_block" || fail "the uncommented [store] block has no url: $store_block"
+if command -v redis-server >/dev/null; then
+    mkdir -p "$tmp/store"
+    head -c 32 /dev/urandom >"$tmp/store/hash.key"
+    head -c 18 /dev/urandom | base64 >"$tmp/store/password"   # as a file from a Secret: a trailing newline
+    redis_port=$((public + 2))
+    redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$tmp/store" \
+        --requirepass "$(cat "$tmp/store/password")" >"$tmp/store/redis.log" 2>&1 &
+    redis_pid=$!
+    store_env() {   # check-config with the block's paths moved to $tmp/store, the URL to the test's Redis
+        local url
+        url=$(sed -n 's/^url = "redis:\/\/[^/]*\(\/.*\)"$/redis:\/\/127.0.0.1:'"$redis_port"'\1/p' <<<"$store_block")
+        TOKENMINT_KEYS__DIR=$tmp/keys TOKENMINT_STORE__URL=$url \
+        TOKENMINT_STORE__KEY_FILE=$tmp/store/$(sed -n 's/^key_file = ".*\/\([^/]*\)"$/\1/p' <<<"$store_block") \
+        TOKENMINT_STORE__PASSWORD_FILE=$tmp/store/$(sed -n 's/^password_file = ".*\/\([^/]*\)"$/\1/p' <<<"$store_block") \
+            "$binary" check-config --config "$tmp/cfg/store.toml" 2>&1
+    }
+    passed=
+    for _ in $(seq 50); do   # until redis-server listens
+        if out=$(store_env); then passed=1; break; fi
+        sleep 0.2
+    done
+    [[ -n $passed ]] || fail "check-config refuses the ConfigMap's [store] block with the documented Secret files: $out"
+    answers=$(grep '^store: .* answers' <<<"$out") || fail "check-config does not say the store answers: $out"
+    # Not vacuous: the password is the file's, so another one is refused.
+    head -c 18 /dev/urandom | base64 >"$tmp/store/password"
+    if out=$(store_env); then fail "check-config accepts a wrong Redis password: $out"; fi
+    kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; redis_pid=
+    echo "ok: the ConfigMap's [store] block, uncommented, passes check-config against a redis-server with a password,"
+    echo "    key_file and password_file as the tokenmint-store Secret documents them (${answers%% (*}); a wrong password fails"
+else
+    echo "SKIP: no redis-server (Debian: apt-get install redis-server): the [store] block was not checked against Redis"
+fi
+
 # The test's copy: the placeholder client replaced by one with a plain secret.
 secret=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
 client_block() {   # ID SECRET
@@ -171,12 +214,13 @@ grep -q '^secret_hash' "$tmp/cfg/v1/tokenmint.toml" && fail "the placeholder cli
 
 # An overlay of the base for podman: the local image, 1 replica, hostPorts on
 # 127.0.0.1, the test config and key (made with the commands secret.yaml
-# documents), and an empty stand-in for the optional TLS Secret.
+# documents), and empty stand-ins for the optional TLS and store Secrets.
 kubectl create configmap tokenmint-config --from-file=tokenmint.toml="$tmp/cfg/v1/tokenmint.toml" \
     --dry-run=client -o yaml >"$tmp/overlay/configmap.yaml"
 kubectl create secret generic tokenmint-keys --from-file="$tmp/keys/" \
     --dry-run=client -o yaml >"$tmp/overlay/secret.yaml"
 kubectl create secret generic tokenmint-tls --dry-run=client -o yaml >"$tmp/overlay/tls.yaml"
+kubectl create secret generic tokenmint-store --dry-run=client -o yaml >"$tmp/overlay/store.yaml"
 cat >"$tmp/overlay/deployment.yaml" <<EOF
 apiVersion: apps/v1
 kind: Deployment
@@ -200,6 +244,7 @@ cat >"$tmp/overlay/kustomization.yaml" <<EOF
 resources:
   - $(realpath --relative-to="$tmp/overlay" "$ROOT/deploy/kubernetes")
   - tls.yaml
+  - store.yaml
 nameSuffix: $suffix
 images:
   - name: $base_image

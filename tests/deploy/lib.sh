@@ -3,13 +3,13 @@
 #
 # No registry is reachable here, so the base images that the Dockerfile and
 # docker-compose.yml name (docker.io/library/debian:bookworm-slim,
-# docker.io/prom/prometheus) are replaced by stand-ins built from Debian
-# packages with debootstrap. The stand-ins are named for what they are
-# (localhost/debian-minbase:bookworm, localhost/prometheus:debian-<version>),
-# never with a public name they are not, and are handed over explicitly: the
-# runtime base as the Dockerfile's RUNTIME_BASE build argument, Prometheus as
-# docker-compose.yml's PROMETHEUS_IMAGE variable. They are made once and kept
-# in podman's store.
+# docker.io/prom/prometheus, docker.io/library/redis) are replaced by stand-ins
+# built from Debian packages with debootstrap. The stand-ins are named for what
+# they are (localhost/debian-minbase:bookworm, localhost/prometheus:debian-<version>,
+# localhost/redis:debian-<version>), never with a public name they are not, and
+# are handed over explicitly: the runtime base as the Dockerfile's RUNTIME_BASE
+# build argument, Prometheus and Redis as docker-compose.yml's PROMETHEUS_IMAGE
+# and REDIS_IMAGE variables. They are made once and kept in podman's store.
 #
 # podman's settings for these tests live in a file of the test's own
 # (CONTAINERS_CONF, in a scratch directory removed by deploy_cleanup): nothing
@@ -27,6 +27,9 @@ RUNTIME_BASE=localhost/debian-minbase:bookworm
 PROMETHEUS_BASE=localhost/debian-minbase-prometheus:bookworm
 PROMETHEUS_REPO=localhost/prometheus         # tagged debian-<major.minor> of the packaged binary
 PROMETHEUS_IMAGE=                            # set by ensure_base_images
+REDIS_BASE=localhost/debian-minbase-redis:bookworm
+REDIS_REPO=localhost/redis                   # tagged debian-<major.minor> of the packaged redis-server
+REDIS_IMAGE=                                 # set by ensure_redis_image
 STAND_IN_LABEL=org.tokenmint.tests.base   # says what a locally made base is (images built on it inherit it)
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEPLOY_SCRATCH=$(mktemp -d /tmp/tm-deploy.XXXXXX)
@@ -114,6 +117,40 @@ CF
         echo "made $PROMETHEUS_IMAGE (the stand-in for docker.io/prom/prometheus)"
     fi
     export PROMETHEUS_IMAGE
+}
+
+# The stand-in for docker.io/library/redis:7 (docker-compose.yml's redis
+# service): Debian's redis-server, laid out like the public image (/data, port
+# 6379, `redis-server` as the command, an unprivileged user). Only compose.sh
+# needs it.
+ensure_redis_image() {
+    REDIS_IMAGE=$(podman images --noheading --filter "reference=$REDIS_REPO:debian-*" \
+        --filter "label=$STAND_IN_LABEL" --format '{{.Repository}}:{{.Tag}}' | head -n 1)
+    if [[ -z $REDIS_IMAGE ]]; then
+        make_base "$REDIS_BASE" redis-server "debootstrap --variant=minbase --include=redis-server bookworm"
+        local version
+        version=$(podman run --rm "$REDIS_BASE" redis-server --version 2>&1 |
+            sed -n 's/^Redis server v=\([0-9]*\.[0-9]*\).*/\1/p')
+        [[ -n $version ]] || { echo "the redis-server in $REDIS_BASE does not run" >&2; return 1; }
+        REDIS_IMAGE=$REDIS_REPO:debian-$version
+        local ctx
+        ctx=$(mktemp -d /tmp/tm-redis.XXXXXX)
+        # The public image's entrypoint drops to its redis user and runs the
+        # command; here the user is set directly (Debian's package made it).
+        cat >"$ctx/Containerfile" <<CF
+FROM $REDIS_BASE
+LABEL $STAND_IN_LABEL="Debian's redis-server $version laid out like docker.io/library/redis (a stand-in for it)"
+RUN mkdir -p /data && chown redis:redis /data
+USER redis
+WORKDIR /data
+EXPOSE 6379
+CMD ["redis-server"]
+CF
+        podman build -q -t "$REDIS_IMAGE" "$ctx" >/dev/null
+        rm -rf "$ctx"
+        echo "made $REDIS_IMAGE (the stand-in for docker.io/library/redis)"
+    fi
+    export REDIS_IMAGE
 }
 
 # An image from the Dockerfile's stage TARGET (default `prebuilt`) with the

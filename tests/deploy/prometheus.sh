@@ -7,19 +7,26 @@
 # 1. promtool: check config/prometheus/prometheus.yml, check rules alerts.yml, and run
 #    the unit tests alerts_test.yml.
 # 2. Starts tokenmint from a scratch directory (its own config, an ES256 key from
-#    `tokenmint keygen --now`, two clients with plain secrets, low [throttle] limits)
-#    and the `prometheus` binary with its own config (scrape and evaluate every second,
-#    config/prometheus/alerts.yml loaded by absolute path), both on free 127.0.0.1 ports.
+#    `tokenmint keygen --now`, two clients with plain secrets, low [throttle] limits),
+#    a second tokenmint (B) with a [store] on a redis-server of its own (on_error =
+#    "local", a client with a quota), and the `prometheus` binary with its own config
+#    (scrape both and evaluate every second, config/prometheus/alerts.yml loaded by
+#    absolute path), all on free 127.0.0.1 ports. A has no store so that its throttle
+#    counts are exact: the store's windows are wall-clock minutes, A's start with it.
 # 3. A short mixed load with curl: tokens for two clients; invalid_client, invalid_scope,
 #    unsupported_grant_type; failures from 127.0.0.2 (unknown ids) and 127.0.0.3 (a wrong
 #    secret) until both throttle dimensions answer 429; a successful config reload, a
-#    rejected one and its fix; an introspection, /jwks and discovery.
+#    rejected one and its fix; an introspection, /jwks and discovery. On B: tokenmint_store_up
+#    is 1, the quota client is refused with 429 once its quota is spent, then redis-server
+#    is paused (SIGSTOP) so that store operations fail and fall back, and resumed (SIGCONT):
+#    tokenmint_store_up goes 0 and back to 1.
 # 4. tests/deploy/promql_check.py, through Prometheus's HTTP API: the target is up and
 #    tokenmint_token_requests_total moved; every template variable and every panel
-#    expression of config/grafana/dashboards/tokenmint.json returns data; every alert
-#    rule of alerts.yml evaluates with status success.
-# Both servers are stopped (by PID) and the scratch directory removed on exit. About 30 s.
-# Needs curl, python3, promtool and prometheus (Debian: apt-get install prometheus).
+#    expression of config/grafana/dashboards/tokenmint.json returns data (the "Shared
+#    store" row's from B); every alert rule of alerts.yml evaluates with status success.
+# Every server is stopped (by PID) and the scratch directory removed on exit. About 40 s.
+# Needs curl, python3, promtool, prometheus and redis-server (Debian: apt-get install
+# prometheus redis-server).
 # PROMETHEUS_TEST_KEEP=1 keeps the scratch directory (configs, logs) for inspection.
 set -euo pipefail
 
@@ -39,13 +46,13 @@ unset _v
 
 log() { echo "== $*"; }
 die() { echo "FAIL $*" >&2; exit 1; }
-for tool in curl python3 promtool prometheus; do
-  command -v "$tool" >/dev/null || { echo "prometheus.sh: '$tool' is required (Debian: apt-get install prometheus curl python3)" >&2; exit 2; }
+for tool in curl python3 promtool prometheus redis-server; do
+  command -v "$tool" >/dev/null || { echo "prometheus.sh: '$tool' is required (Debian: apt-get install prometheus redis-server curl python3)" >&2; exit 2; }
 done
 [ -x "$BIN" ] || { echo "prometheus.sh: $BIN not found (cargo build --release)" >&2; exit 2; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tokenmint-prometheus.XXXXXX")
-TM_PID="" PROM_PID=""
+TM_PID="" PROM_PID="" TMB_PID="" REDIS_PID=""
 
 stop() { # PID: TERM, up to 5 s, then KILL
   local pid=$1 i
@@ -61,8 +68,11 @@ cleanup() {
   local rc=$?
   stop "$PROM_PID"; PROM_PID=""
   stop "$TM_PID"; TM_PID=""
+  stop "$TMB_PID"; TMB_PID=""
+  [ -z "$REDIS_PID" ] || kill -CONT "$REDIS_PID" 2>/dev/null || true   # paused by the test?
+  stop "$REDIS_PID"; REDIS_PID=""
   if [ "$rc" != 0 ] && [ -d "$WORK" ]; then
-    for f in tokenmint.log prometheus.log; do
+    for f in tokenmint.log tokenmint-b.log redis.log prometheus.log; do
       [ -s "$WORK/$f" ] && { echo "--- last lines of $f"; tail -n 15 "$WORK/$f"; }
     done
   fi
@@ -94,9 +104,13 @@ promtool check rules "$PROM_DIR/alerts.yml"
 promtool test rules "$PROM_DIR/alerts_test.yml"
 
 # ---------------------------------------------------------------------------
-PUB=$(free_port) ADMIN=$(free_port) PROM_PORT=$(free_port)
-while [ "$ADMIN" = "$PUB" ]; do ADMIN=$(free_port); done
-while [ "$PROM_PORT" = "$PUB" ] || [ "$PROM_PORT" = "$ADMIN" ]; do PROM_PORT=$(free_port); done
+# Six distinct free ports: A's public and admin, Prometheus, B's public and admin, Redis.
+PORTS=()
+while [ "${#PORTS[@]}" -lt 6 ]; do
+  p=$(free_port)
+  case " ${PORTS[*]} " in *" $p "*) ;; *) PORTS+=("$p") ;; esac
+done
+PUB=${PORTS[0]} ADMIN=${PORTS[1]} PROM_PORT=${PORTS[2]} PUB_B=${PORTS[3]} ADMIN_B=${PORTS[4]} REDIS_PORT=${PORTS[5]}
 BASE=http://127.0.0.1:$PUB
 METRICS=http://127.0.0.1:$ADMIN/metrics
 PROM=http://127.0.0.1:$PROM_PORT
@@ -147,6 +161,51 @@ TM_PID=$!
 ready() { kill -0 "$TM_PID" && curl -sf "http://127.0.0.1:$ADMIN/readyz"; }
 wait_until 15 "tokenmint /readyz" ready
 
+# B: a [store] on a redis-server of this test (no persistence, loopback only),
+# on_error = "local" so that a paused store shows as fallbacks, and a client
+# with a quota (the store counts it).
+log "redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p') on 127.0.0.1:$REDIS_PORT"
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --dir "$WORK" \
+  >"$WORK/redis.log" 2>&1 &
+REDIS_PID=$!
+head -c 32 /dev/urandom >"$WORK/store-hash.key"
+BASE_B=http://127.0.0.1:$PUB_B
+METRICS_B=http://127.0.0.1:$ADMIN_B/metrics
+CONFIG_B=$WORK/tokenmint-b.toml
+cat >"$CONFIG_B" <<EOF
+issuer = "$BASE_B"
+
+[server]
+listen = "127.0.0.1:$PUB_B"
+admin_listen = "127.0.0.1:$ADMIN_B"
+workers = 1
+
+[keys]
+dir = "$WORK/keys"
+
+[tokens]
+audience = ["https://api.example.com"]
+
+[store]
+url = "redis://127.0.0.1:$REDIS_PORT/0"
+key_file = "$WORK/store-hash.key"
+on_error = "local"
+
+[[clients]]
+id = "quota-c"
+secret = "quota-c-pass"
+scopes = ["reports:read"]
+quota = { per_hour = 3 }
+EOF
+redis_ready() { kill -0 "$REDIS_PID" && (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT" && printf 'PING\r\n' >&3 && head -c 5 <&3 | grep -q PONG); }
+wait_until 10 "redis-server to answer PING" redis_ready
+"$BIN" check-config --config "$CONFIG_B" >"$WORK/check-b.out" 2>&1 || die "check-config rejects B's config: $(cat "$WORK/check-b.out")"
+log "tokenmint B on 127.0.0.1:$PUB_B (admin 127.0.0.1:$ADMIN_B) with [store] redis://127.0.0.1:$REDIS_PORT/0"
+RUST_LOG=info "$BIN" serve --config "$CONFIG_B" >"$WORK/tokenmint-b.log" 2>&1 &
+TMB_PID=$!
+ready_b() { kill -0 "$TMB_PID" && curl -sf "http://127.0.0.1:$ADMIN_B/readyz"; }
+wait_until 15 "tokenmint B /readyz" ready_b
+
 cat >"$WORK/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -158,7 +217,7 @@ scrape_configs:
   - job_name: tokenmint
     metrics_path: /metrics
     static_configs:
-      - targets: ["127.0.0.1:$ADMIN"]
+      - targets: ["127.0.0.1:$ADMIN", "127.0.0.1:$ADMIN_B"]
 EOF
 log "prometheus $(prometheus --version 2>&1 | head -n1 | cut -d' ' -f3) on $PROM"
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
@@ -167,9 +226,9 @@ PROM_PID=$!
 prom_ready() { kill -0 "$PROM_PID" && curl -sf "$PROM/-/ready"; }
 wait_until 30 "prometheus /-/ready" prom_ready
 target_up() {
-  curl -sf "$PROM/api/v1/query" --data-urlencode 'query=up{job="tokenmint"} == 1' | grep -q '"value"'
+  curl -sf "$PROM/api/v1/query" --data-urlencode 'query=count(up{job="tokenmint"} == 1) == 2' | grep -q '"value"'
 }
-wait_until 20 "the tokenmint target to be up" target_up
+wait_until 20 "both tokenmint targets to be up" target_up
 
 # ---------------------------------------------------------------------------
 # token CLIENT SECRET EXPECTED_STATUS [curl args...]: one token request, checked
@@ -181,8 +240,11 @@ token() {
   N=$((N + 1))
   [ "$got" = "$want" ] || die "token request $N ($id $*) answered $got, expected $want: $(head -c 300 "$WORK/last.json")"
 }
-metric_at_least() { # NAME_WITH_LABELS MIN: the admin listener's value of that series is >= MIN
-  curl -sf "$METRICS" | awk -v n="$1" -v min="$2" '$1 == n && $2 >= min {found=1} END {exit !found}'
+metric_at_least() { # NAME_WITH_LABELS MIN [METRICS_URL]: that series's value there (default A's) is >= MIN
+  curl -sf "${3:-$METRICS}" | awk -v n="$1" -v min="$2" '$1 == n && $2 >= min {found=1} END {exit !found}'
+}
+metric_is() { # NAME_WITH_LABELS VALUE METRICS_URL
+  curl -sf "$3" | awk -v n="$1" -v want="$2" '$1 == n && $2 == want {found=1} END {exit !found}'
 }
 
 log "load: tokens for svc-a and svc-b over several scrapes"
@@ -258,6 +320,44 @@ for round in 1 2; do
   token svc-b svc-b-pass 200 -d grant_type=client_credentials
   sleep 1
 done
+
+log "load on B (shared store): the quota client until its quota is spent, twice"
+metric_is tokenmint_store_up 1 "$METRICS_B" || wait_until 10 "tokenmint_store_up 1 on B" metric_is tokenmint_store_up 1 "$METRICS_B"
+curl -sf "$METRICS" | grep -q '^tokenmint_store_up' && die "A, without a [store], exports tokenmint_store_up"
+token_b() { # EXPECTED_STATUS: one token request for quota-c on B
+  local got
+  got=$(curl -s -o "$WORK/last.json" -w '%{http_code}' --user quota-c:quota-c-pass -d grant_type=client_credentials "$BASE_B/oauth2/token")
+  N=$((N + 1))
+  [ "$got" = "$1" ] || die "token request $N (quota-c on B) answered $got, expected $1: $(head -c 300 "$WORK/last.json")"
+}
+# per_hour = 3, in the UTC hour: three tokens, then 429 (unless this crosses the hour).
+token_b 200; token_b 200; token_b 200; token_b 429
+sleep 1.2
+token_b 429
+metric_at_least 'tokenmint_quota_exceeded_total{client_id="quota-c"}' 2 "$METRICS_B" || die "B did not count 2 quota refusals"
+metric_at_least 'tokenmint_store_operations_total{op="quota",result="ok"}' 5 "$METRICS_B" || die "B did not count 5 quota operations on the store"
+metric_at_least 'tokenmint_store_operations_total{op="throttle",result="ok"}' 1 "$METRICS_B" || die "B reserved no failure in the store before its first secret check"
+sleep 1.2
+
+log "load on B: redis-server paused (SIGSTOP): store operations fail within timeout_ms and fall back, twice"
+kill -STOP "$REDIS_PID"
+for round in 1 2; do
+  token_b 429   # the quota, decided by B's own count (on_error = "local")
+  token_b 429
+  [ "$round" = 2 ] || sleep 1.2
+done
+metric_is tokenmint_store_up 0 "$METRICS_B" || die "tokenmint_store_up is not 0 on B with the store paused"
+metric_at_least 'tokenmint_store_fallbacks_total{op="quota"}' 4 "$METRICS_B" || die "B did not count 4 quota fallbacks"
+metric_at_least 'tokenmint_store_operations_total{op="quota",result="error"}' 4 "$METRICS_B" || die "B did not count 4 failed store operations"
+sleep 1.2  # a scrape with the store down
+kill -CONT "$REDIS_PID"
+store_back() { # one more request (the gauge moves with operations), then the gauge
+  curl -s -o /dev/null --user quota-c:quota-c-pass -d grant_type=client_credentials "$BASE_B/oauth2/token"
+  N=$((N + 1))
+  metric_is tokenmint_store_up 1 "$METRICS_B"
+}
+wait_until 10 "tokenmint_store_up 1 on B after SIGCONT" store_back
+echo "   B: quota refused on the store, 4 fallbacks while it was paused, tokenmint_store_up back to 1"
 echo "   $N token requests sent"
 
 # Let Prometheus scrape the final values (scrape interval 1 s) and evaluate the rules.
@@ -267,4 +367,4 @@ sleep 3
 log "PromQL through $PROM/api/v1/query"
 python3 "$ROOT/tests/deploy/promql_check.py" --prometheus "$PROM" \
   --dashboard "$DASHBOARD" --alerts "$PROM_DIR/alerts.yml" \
-  --instance "127.0.0.1:$ADMIN" --client-id '.*' --rate-interval 1m --range 5m
+  --instance "127.0.0.1:($ADMIN|$ADMIN_B)" --client-id '.*' --rate-interval 1m --range 5m
