@@ -3,6 +3,7 @@
 //! identical requests, bounded in number (503 past the bound, not a
 //! failure) and run on the blocking pool, then the method check.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,24 +43,27 @@ impl Authenticator<'_> {
     }
 
     /// A secret this replica has verified before, from a source it has
-    /// seen no failure from: it need not wait on the shared store.
+    /// seen no failure from: it need not wait on the shared store. A secret
+    /// the quick check accepts counts once one was accepted here for its
+    /// client (a constant-time comparison, not a cache lookup: this runs on
+    /// every request of a secret client when a store is configured).
     fn known_good(&self, attempt: &Attempt<'_>, secret: &Secret) -> bool {
-        attempt
-            .named
-            .is_some_and(|c| self.state.verified.contains(c, &secret.secrets))
-            && !self.state.throttle.source_has_failures(attempt.keys)
+        let Some(client) = attempt.named else {
+            return false;
+        };
+        let verified = match self.clients.quick_check(Some(client), &secret.secrets) {
+            Quick::Valid => client.quick_verified.load(Ordering::Relaxed),
+            Quick::NeedsSlowCheck => self.state.verified.contains(client, &secret.secrets),
+            Quick::Invalid => false,
+        };
+        verified && !self.state.throttle.source_has_failures(attempt.keys)
     }
 
-    /// Remembers the secret that a quick check accepted (a slow check
-    /// remembers its own), so that the next request needs no store.
+    /// After a success through the store: the next request of this client
+    /// needs none (a slow check remembers its own secret).
     fn remember(&self, client: &Client, secret: &Secret) {
-        let accepted = secret.secrets.iter().find(|s| {
-            self.clients
-                .quick_check(Some(client), std::slice::from_ref(*s))
-                == Quick::Valid
-        });
-        if let Some(accepted) = accepted {
-            self.state.verified.remember(client, accepted);
+        if self.clients.quick_check(Some(client), &secret.secrets) == Quick::Valid {
+            client.quick_verified.store(true, Ordering::Relaxed);
         }
     }
 
