@@ -109,7 +109,8 @@ impl Failure {
             Reason::Throttled(refusal) => OAuthError::Throttled {
                 retry_after: refusal.retry_after,
             },
-            Reason::Busy | Reason::StoreUnavailable => OAuthError::Busy { retry_after: 1 },
+            Reason::Busy => OAuthError::Busy { retry_after: 1 },
+            Reason::StoreUnavailable => OAuthError::StoreUnavailable,
             Reason::Internal => OAuthError::ServerError,
             _ => OAuthError::invalid_client("client authentication failed", self.basic),
         }

@@ -36,6 +36,9 @@ pub enum OAuthError {
     /// (`routes::in_flight`, 503).
     #[error("temporarily_unavailable: too many requests in flight")]
     InFlight,
+    /// The shared store failed and `on_error = "closed"`.
+    #[error("temporarily_unavailable: the shared store does not answer")]
+    StoreUnavailable,
     /// The client's quota of tokens is spent until the window ends.
     #[error("temporarily_unavailable: quota spent, retry after {retry_after} s")]
     QuotaSpent { retry_after: u64 },
@@ -78,7 +81,8 @@ impl OAuthError {
             Self::Throttled { .. }
             | Self::Busy { .. }
             | Self::InFlight
-            | Self::QuotaSpent { .. } => "temporarily_unavailable",
+            | Self::QuotaSpent { .. }
+            | Self::StoreUnavailable => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
     }
@@ -91,7 +95,7 @@ impl OAuthError {
             Self::PayloadTooLarge { .. } => 413,
             Self::RequestTimeout => 408,
             Self::MethodNotAllowed { .. } => 405,
-            Self::Busy { .. } | Self::InFlight => 503,
+            Self::Busy { .. } | Self::InFlight | Self::StoreUnavailable => 503,
             Self::ServerError => 500,
             _ => 400,
         }
@@ -110,6 +114,7 @@ impl OAuthError {
             Self::Busy { .. } => "too many client authentications in progress; retry later".into(),
             Self::InFlight => "too many requests in progress; retry later".into(),
             Self::QuotaSpent { .. } => "this client's quota of tokens is spent; retry later".into(),
+            Self::StoreUnavailable => "the shared store does not answer; retry later".into(),
             Self::PayloadTooLarge { limit } => {
                 format!("request body larger than {limit} bytes").into()
             }

@@ -33,6 +33,9 @@ impl ResponseError for OAuthError {
             }
             // Its body is never read: an HTTP/1.1 connection cannot be
             // reused after it.
+            Self::StoreUnavailable => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
             Self::InFlight => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
                 res.force_close();

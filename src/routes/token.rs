@@ -64,7 +64,7 @@ async fn grant_and_sign(
                     retry_after: spent.retry_after,
                 });
             }
-            Err(_) => return Err(OAuthError::Busy { retry_after: 1 }),
+            Err(_) => return Err(OAuthError::StoreUnavailable),
         }
     }
     let token = snapshot

@@ -158,6 +158,8 @@ impl Shared {
                         shared.answered(true);
                         shared.healthy.store(true, Ordering::Relaxed);
                         drop(pending);
+                        drop(shared);
+                        watch(weak).await;
                         return;
                     }
                     Err(e) if replace.is_some() && first => tracing::warn!(
@@ -171,6 +173,18 @@ impl Shared {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
+    }
+
+    /// One `PING` within `timeout_ms`.
+    async fn ping(&self) -> Result<(), String> {
+        let pong: String = self
+            .run(|mut c| async move { redis::cmd("PING").query_async(&mut c).await })
+            .await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(format!("PING answered {pong:?}"))
+        }
     }
 
     /// `store_up` after an answer (or its absence).
@@ -362,6 +376,24 @@ impl Shared {
         }
         key.push_str(if tag { "}" } else { "" });
         key
+    }
+}
+
+/// Pings the store every second for as long as it is in use, so that
+/// `tokenmint_store_up` follows it even when no request needs it (a replica
+/// that serves only clients verified before would otherwise never notice
+/// an outage, nor the recovery).
+async fn watch(weak: Weak<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(shared) = weak.upgrade() else { return };
+        match shared.ping().await {
+            Ok(()) => shared.answered(true),
+            Err(e) => {
+                shared.answered(false);
+                shared.failed("ping", &e);
+            }
+        }
     }
 }
 

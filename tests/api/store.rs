@@ -409,6 +409,8 @@ async fn a_secret_client_verified_before_never_waits_on_the_store() {
         .await;
     assert_eq!(first.status(), 200);
     drop(redis);
+    // The store is watched: its loss shows even while nothing needs it.
+    wait_for_store_up(&app, 0).await;
     for _ in 0..3 {
         let res = app
             .post_token("svc", "svc-secret", "grant_type=client_credentials")
