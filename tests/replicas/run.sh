@@ -12,10 +12,21 @@
 # removes a client, swaps the TLS certificate, sends 100 SIGHUPs and restarts every replica
 # with drain. About a minute. Last line: "N passed, M failed"; exit 1 on any failure.
 #
+#   bash tests/replicas/run.sh --store    the shared store instead (store.py, issue #22)
+#
+# The same replicas and HAProxy sharing a redis-server (installed when missing, as
+# haproxy is) started by the script on 127.0.0.1: one Redis, a three-master Redis
+# Cluster, and rediss:// with an ACL user and a password_file, each checked for the
+# replay of one assertion, 60 concurrent wrong secrets and 300 requests against a
+# quota of 100; then, under 64 connections of load, Redis killed and restarted and
+# then paused, with on_error = "closed" and "local" (503 with Retry-After while it
+# fails, the verified client served throughout, tokenmint_store_up, the recovery time;
+# no other 5xx and no 429). About 40 s. Same last line and exit status.
+#
 # Environment:
 #   REPLICAS_TOKENMINT_BIN   server binary (default target/release/tokenmint)
 #   REPLICAS_KEEP=1          keep the scratch dir (configs, keys, logs) for inspection
-# Arguments are passed to replicas.py: --keepalive adds a client on one kept-alive connection.
+# Other arguments are passed to replicas.py: --keepalive adds a client on one kept-alive connection.
 set -euo pipefail
 
 RHERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +35,8 @@ RHERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TM_BIN=${REPLICAS_TOKENMINT_BIN:-$ROOT/target/release/tokenmint}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tokenmint-replicas.XXXXXX")
 PYPID=""
+SCRIPT=replicas.py
+if [ "${1:-}" = --store ]; then shift; SCRIPT=store.py; fi
 
 cleanup() {
   if [ -n "$PYPID" ] && kill -0 "$PYPID" 2>/dev/null; then
@@ -46,14 +59,17 @@ trap 'exit 130' INT TERM
 
 need openssl
 need curl
-if ! command -v haproxy >/dev/null 2>&1; then
+install_missing() { # command, Debian package
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing haproxy"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
+    log "installing $2"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
   else
-    echo "run.sh: haproxy is required (apt-get install haproxy)" >&2; exit 2
+    echo "run.sh: $1 is required (apt-get install $2)" >&2; exit 2
   fi
-fi
+}
+install_missing haproxy haproxy
+if [ "$SCRIPT" = store.py ]; then install_missing redis-server redis-server; need redis-cli; fi
 setup_python
 if [ ! -x "$TM_BIN" ]; then
   echo "FAIL tokenmint binary: $TM_BIN not found (cargo build --release)"
@@ -64,7 +80,7 @@ log "$("$TM_BIN" --version), $(haproxy -v | head -n1 | cut -d' ' -f1-3), python 
 
 start=$(date +%s)
 rc=0
-timeout 240 "$PY" "$RHERE/replicas.py" --bin "$TM_BIN" --work "$WORK" "$@" &
+timeout 240 "$PY" "$RHERE/$SCRIPT" --bin "$TM_BIN" --work "$WORK" "$@" &
 PYPID=$!
 wait "$PYPID" || rc=$?
 PYPID=""
