@@ -21,7 +21,8 @@
 # quota of 100; then, under 64 connections of load, Redis killed and restarted and
 # then paused, with on_error = "closed" and "local" (503 with Retry-After while it
 # fails, the verified client served throughout, tokenmint_store_up, the recovery time;
-# no other 5xx and no 429). About 40 s. Same last line and exit status.
+# no other 5xx and no 429; idle replicas served a second after a Redis restart).
+# About 40 s. Same last line and exit status.
 #
 # Environment:
 #   REPLICAS_TOKENMINT_BIN   server binary (default target/release/tokenmint)

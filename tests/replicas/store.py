@@ -29,8 +29,10 @@ a ca_file. For each, through the balancer:
    or paused (a paused Redis after timeout_ms), the verified client keeps getting 200, no other
    5xx, no 429 (nothing fails authentication), tokenmint_store_up goes 0 then 1, and every
    replica serves again within a second of Redis answering (printed). on_error = "local":
-   every answer is 200 or 429, never 5xx, and no 429 either. The records of both runs are kept
-   in SCRATCH_DIR/faults-*.json (run.sh removes the directory unless REPLICAS_KEEP=1).
+   every answer is 200 or 429, never 5xx, and no 429 either. Both: after the load, Redis
+   restarted once more with the replicas idle, then one assertion to each a second later: 200,
+   from the store (no fallback). The records of both runs are kept in SCRATCH_DIR/faults-*.json
+   (run.sh removes the directory unless REPLICAS_KEEP=1).
 
 A check line per item; last line "N passed, M failed"; exit 1 on any failure.
 """
@@ -626,10 +628,18 @@ def fault_run(on_error):
     after = [metrics(i) for i in range(3)]
     alive = [p.poll() is None for p in C.replicas]
     recs, probes, ups = load.records, load.probes, load.ups
+    # Idle replicas: Redis restarted while nothing needs it; a second later, one request each.
+    redis.stop(signal.SIGTERM)
+    redis.start()
+    time.sleep(RECOVERY_LIMIT)
+    idle_before = [metrics(i) for i in range(3)]
+    statuses = [post(assertion(), host=h)[0] for h in HOSTS]
+    idle = (statuses, delta(idle_before, [metrics(i) for i in range(3)], "tokenmint_store_operations_total",
+                            result="error"))
     redis.stop()
     with open(f"{C.work}/faults-{on_error}.json", "w") as f:  # for inspection (REPLICAS_KEEP=1)
         json.dump({"events": ev, "load": recs, "probes": probes, "store_up": ups, "reconnects": load.reconnects}, f)
-    return name, ev, recs, probes, ups, before, after, alive, load.reconnects
+    return name, ev, recs, probes, ups, before, after, alive, load.reconnects, idle
 
 
 def segments(ev):
@@ -691,8 +701,15 @@ def store_up_seen(ev, ups, limit=None):
     return ok and last == [1, 1, 1], "; ".join(shown) + f" (sampled every 100 ms); last {last}"
 
 
+def check_idle(name, idle):
+    statuses, errors = idle
+    check(f"{name}: idle replicas: {RECOVERY_LIMIT:.0f} s after Redis restarted (no load), one assertion to each "
+          "replica is served by the store", statuses == [200, 200, 200] and errors == [0, 0, 0],
+          f"statuses {statuses}; failed store operations per replica {errors}")
+
+
 def check_closed(run):
-    name, ev, recs, probes, ups, before, after, alive, reconnects = run
+    name, ev, recs, probes, ups, before, after, alive, reconnects, idle = run
     summarize(name, ev, recs, probes)
     steady = [r for r in recs if r[2] == "steady"]
     check(f"{name}: the secret client verified before got 200 throughout (Redis down and paused)",
@@ -735,11 +752,12 @@ def check_closed(run):
               "store is served 200 again on every replica", all(x is not None and x <= RECOVERY_LIMIT for x in firsts)
               and not late, detail)
         C.figures.append(f"{name}, after {label}: {detail}")
+    check_idle(name, idle)
     check(f"{name}: no replica exited", all(alive), str(alive))
 
 
 def check_local(run):
-    name, ev, recs, probes, ups, before, after, alive, reconnects = run
+    name, ev, recs, probes, ups, before, after, alive, reconnects, idle = run
     summarize(name, ev, recs, probes)
     bad = [r for r in recs if r[3] not in (200, 429)]
     bad += [(s, e, "probe", st, None, None) for s, e, _, st in probes if st not in (200, 429)]
@@ -749,6 +767,7 @@ def check_local(run):
     no_429(name, ev, recs, probes)
     fb = delta(before, after, "tokenmint_store_fallbacks_total")
     check(f"{name}: tokenmint_store_fallbacks_total rose on every replica", all(x > 0 for x in fb), f"{fb}")
+    check_idle(name, idle)
     ok, shown = store_up_seen(ev, ups, limit=RECOVERY_LIMIT + 0.1)
     check(f"{name}: tokenmint_store_up went 0 then back to 1 on every replica within "
           f"{RECOVERY_LIMIT:.0f} s of Redis answering again (kill and pause)", ok, shown)
