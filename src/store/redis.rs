@@ -30,6 +30,16 @@ use super::{Spent, StoreMetrics};
 use crate::config::{Quota, StoreNodes, StoreSettings};
 use crate::throttle::{refusal, Dimension, Keys, Limits, Refusal, WINDOW_MS};
 
+/// A throttle counter's stem (without its minute), limit and dimension.
+type Counter = (String, u32, Dimension);
+
+/// 128 random bits in hex: names one reservation or quota token.
+fn random_id() -> String {
+    let mut id = [0u8; 16];
+    let _ = crate::crypto::random_bytes(&mut id);
+    String::from_utf8_lossy(&hex(&id)).to_string()
+}
+
 fn hex(bytes: &[u8]) -> Vec<u8> {
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
@@ -39,7 +49,8 @@ fn hex(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Takes one token from `KEYS[1]` (the hour) and `KEYS[2]` (the day):
-/// 0 when taken, else the counts that refused it as `{hour, day}`.
+/// 0 when taken, else the counts that refused it as `{hour, day}`. A token
+/// taken leaves the marker `KEYS[3]`, which [`GIVE_BACK`] needs.
 const TAKE_QUOTA: &str = r"
 local hour = tonumber(redis.call('GET', KEYS[1]) or '0')
 local day = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -51,18 +62,36 @@ redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
+-- Short-lived: an undo is sent right behind on the same connection.
+redis.call('SET', KEYS[3], '1', 'PX', 10000)
+return 0
+";
+
+/// Undoes what the operation that left the marker `KEYS[1]` counted in
+/// `KEYS[2..]`, once: a reservation given back after a success, or a
+/// reservation or quota token whose answer never came (the command may
+/// still run after its timeout, e.g. once a paused Redis resumes; sent on
+/// the same connection, this runs after it, and does nothing if it never
+/// counted).
+const GIVE_BACK: &str = r"
+if redis.call('DEL', KEYS[1]) == 1 then
+  for i = 2, #KEYS do
+    redis.call('DECR', KEYS[i])
+  end
+end
 return 0
 ";
 
 /// Reserves one failure in the throttle's counters: `KEYS` are pairs of
-/// (this minute's, the last minute's) counter per limit in force, `ARGV[1]`
+/// (this minute's, the last minute's) counter per limit in force, then the
+/// reservation's marker (left when counted, for [`GIVE_BACK`]); `ARGV[1]`
 /// the milliseconds into this minute and `ARGV[2..]` each pair's limit.
 /// Refused (nothing counted): `{pair, current, previous}` of the first
 /// limit reached, with the sliding-minute estimate of the in-process
 /// throttle. Else every current counter is incremented: 0.
 const RESERVE_FAILURE: &str = r"
 local into = tonumber(ARGV[1])
-local pairs = #KEYS / 2
+local pairs = (#KEYS - 1) / 2
 for i = 1, pairs do
   local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
   local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
@@ -75,6 +104,7 @@ for i = 1, pairs do
   redis.call('INCR', KEYS[2 * i - 1])
   redis.call('PEXPIRE', KEYS[2 * i - 1], 120000)
 end
+redis.call('SET', KEYS[#KEYS], '1', 'PX', 120000)
 return 0
 ";
 
@@ -92,8 +122,9 @@ impl Replace {
 }
 
 /// The counters a failure was reserved in, to give back on success.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Reserved {
+    marker: String,
     keys: Vec<String>,
 }
 
@@ -110,6 +141,7 @@ pub struct Shared {
     connection: ArcSwapOption<Connection>,
     quota_script: Script,
     reserve_script: Script,
+    give_back_script: Script,
     metrics: StoreMetrics,
     /// Whether the last operation (or connection attempt) succeeded, so
     /// that a failure is logged when it starts, not at every request.
@@ -124,6 +156,7 @@ impl Shared {
             connection: ArcSwapOption::empty(),
             quota_script: Script::new(TAKE_QUOTA),
             reserve_script: Script::new(RESERVE_FAILURE),
+            give_back_script: Script::new(GIVE_BACK),
             metrics,
             healthy: AtomicBool::new(true),
         }
@@ -231,17 +264,29 @@ impl Shared {
     ) -> Result<Result<(), Spent>, String> {
         let tag = self.key("q", &[client], true);
         let (hour, day) = (now / HOUR, now / DAY);
+        let taken = Reserved {
+            marker: format!("{tag}:u:{}", random_id()),
+            keys: vec![format!("{tag}:h:{hour}"), format!("{tag}:d:{day}")],
+        };
         let mut invocation = self.quota_script.prepare_invoke();
         invocation
-            .key(format!("{tag}:h:{hour}"))
-            .key(format!("{tag}:d:{day}"))
+            .key(&taken.keys[0])
+            .key(&taken.keys[1])
+            .key(&taken.marker)
             .arg(quota.per_hour)
             .arg(quota.per_day)
             .arg(HOUR - now % HOUR + 60)
             .arg(DAY - now % DAY + 60);
-        let answer: redis::Value = self
+        let answer = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await?;
+            .await;
+        let answer: redis::Value = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.give_back_later(&taken);
+                return Err(e);
+            }
+        };
         match answer {
             redis::Value::Int(0) => Ok(Ok(())),
             redis::Value::Array(counts) => {
@@ -266,51 +311,40 @@ impl Shared {
         limits: Limits,
         now_ms: u64,
     ) -> Result<Result<Reserved, Refusal>, String> {
-        let Some(source) = keys.source() else {
-            return Ok(Ok(Reserved { keys: Vec::new() }));
+        let Some((tag, counters)) = self.counters(keys, limits) else {
+            return Ok(Ok(Reserved::default()));
         };
-        let source = String::from_utf8_lossy(&hex(&source)).to_string();
-        // The source is the hash tag: both limits on one Cluster slot.
-        let tag = self.key("t", &[&source], true);
         let minute = now_ms / WINDOW_MS;
-        let mut counters = Vec::new();
-        if limits.per_source > 0 {
-            counters.push((format!("{tag}:s"), limits.per_source, Dimension::Source));
-        }
-        if let Some(client) = keys.client().filter(|_| limits.per_client_source > 0) {
-            let stem = self.key("c", &[client], false);
-            let stem = stem
-                .trim_start_matches(self.settings.prefix.as_str())
-                .to_string();
-            counters.push((
-                format!("{tag}:{stem}"),
-                limits.per_client_source,
-                Dimension::ClientSource,
-            ));
-        }
-        if counters.is_empty() {
-            return Ok(Ok(Reserved { keys: Vec::new() }));
-        }
+        let reserved = Reserved {
+            marker: format!("{tag}:r:{}", random_id()),
+            keys: counters
+                .iter()
+                .map(|(stem, _, _)| format!("{stem}:{minute}"))
+                .collect(),
+        };
         let mut invocation = self.reserve_script.prepare_invoke();
         for (stem, _, _) in &counters {
             invocation.key(format!("{stem}:{minute}"));
             invocation.key(format!("{stem}:{}", minute.saturating_sub(1)));
         }
+        invocation.key(&reserved.marker);
         let into = now_ms % WINDOW_MS;
         invocation.arg(into);
         for (_, limit, _) in &counters {
             invocation.arg(*limit);
         }
-        let answer: redis::Value = self
+        let answer = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await?;
+            .await;
+        let answer: redis::Value = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.give_back_later(&reserved);
+                return Err(e);
+            }
+        };
         match answer {
-            redis::Value::Int(0) => Ok(Ok(Reserved {
-                keys: counters
-                    .iter()
-                    .map(|(stem, _, _)| format!("{stem}:{minute}"))
-                    .collect(),
-            })),
+            redis::Value::Int(0) => Ok(Ok(reserved)),
             redis::Value::Array(refused) => {
                 let int = |i: usize| match refused.get(i) {
                     Some(redis::Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
@@ -327,16 +361,64 @@ impl Shared {
         }
     }
 
+    /// The throttle's counters for `keys` under `limits`: the source's
+    /// hash tag (both limits on one Cluster slot) and each limit in force
+    /// with its counter's stem; `None` when none applies.
+    fn counters(&self, keys: Keys<'_>, limits: Limits) -> Option<(String, Vec<Counter>)> {
+        let source = String::from_utf8_lossy(&hex(&keys.source()?)).to_string();
+        let tag = self.key("t", &[&source], true);
+        let mut counters = Vec::new();
+        if limits.per_source > 0 {
+            counters.push((format!("{tag}:s"), limits.per_source, Dimension::Source));
+        }
+        if let Some(client) = keys.client().filter(|_| limits.per_client_source > 0) {
+            let stem = self.key("c", &[client], false);
+            let stem = stem.trim_start_matches(self.settings.prefix.as_str());
+            counters.push((
+                format!("{tag}:{stem}"),
+                limits.per_client_source,
+                Dimension::ClientSource,
+            ));
+        }
+        (!counters.is_empty()).then_some((tag, counters))
+    }
+
     /// Gives a reservation back (the check succeeded).
     pub async fn release(&self, reserved: Reserved) -> Result<(), String> {
-        for key in reserved.keys {
-            let mut cmd = redis::cmd("DECR");
-            cmd.arg(key);
-            let _: i64 = self
-                .run(|mut c| async move { cmd.query_async(&mut c).await })
-                .await?;
+        if reserved.keys.is_empty() {
+            return Ok(());
         }
+        let mut invocation = self.give_back_script.prepare_invoke();
+        invocation.key(&reserved.marker);
+        for key in &reserved.keys {
+            invocation.key(key);
+        }
+        let _: redis::Value = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
         Ok(())
+    }
+
+    /// Undoes, in the background, an operation whose answer never came:
+    /// on the same connection, so that it runs after the operation if the
+    /// store ever runs that.
+    fn give_back_later(&self, counted: &Reserved) {
+        let Some(connection) = self.connection.load_full() else {
+            return; // not connected: nothing was sent
+        };
+        let mut connection = ConnectionBox((*connection).clone());
+        let script = self.give_back_script.clone();
+        let marker = counted.marker.clone();
+        let keys = counted.keys.clone();
+        tokio::spawn(async move {
+            let mut invocation = script.prepare_invoke();
+            invocation.key(marker);
+            for key in keys {
+                invocation.key(key);
+            }
+            let undo = invocation.invoke_async::<redis::Value>(&mut connection);
+            let _ = tokio::time::timeout(Duration::from_secs(60), undo).await;
+        });
     }
 
     /// Runs `op` on the connection within `timeout_ms`.

@@ -671,9 +671,10 @@ async fn a_paused_store_is_a_failing_store_after_timeout_ms_and_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let clients = format!(
         "{DEFAULT_CLIENTS}\n[[clients]]\nid = \"metered\"\nsecret = \"metered-secret\"\n\
-         scopes = [\"reports:read\"]\nquota = {{ per_hour = 100 }}\n"
+         scopes = [\"reports:read\"]\nquota = {{ per_hour = 4 }}\n"
     );
-    let store = store_section(dir.path(), &redis.url(), "");
+    let store = store_section(dir.path(), &redis.url(), "")
+        + "\n[throttle]\nfailures_per_client = 3\nfailures_per_address = 3\n";
     let app = spawn_app_with(move |c| {
         c.clients = clients;
         c.extra = store;
@@ -701,6 +702,17 @@ async fn a_paused_store_is_a_failing_store_after_timeout_ms_and_comes_back() {
         started.elapsed()
     );
     assert_eq!(store_up(&app).await, Some(0));
+    // Operations that time out reach Redis when it resumes: a quota token
+    // (twice more) and reserved failures (a client never verified here).
+    for _ in 0..2 {
+        assert_eq!(token().await.status(), 503);
+    }
+    for _ in 0..4 {
+        let res = app
+            .post_token("reports", "reports-secret", "grant_type=client_credentials")
+            .await;
+        assert_eq!(res.status(), 503);
+    }
 
     signal("-CONT");
     let started = Instant::now();
@@ -709,6 +721,15 @@ async fn a_paused_store_is_a_failing_store_after_timeout_ms_and_comes_back() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(store_up(&app).await, Some(1));
+    // None of them counted: they were undone right behind, on the same
+    // connection. Two tokens taken, two left; the other client authenticates.
+    assert_eq!(token().await.status(), 200);
+    assert_eq!(token().await.status(), 200);
+    assert_eq!(token().await.status(), 429);
+    let res = app
+        .post_token("reports", "reports-secret", "grant_type=client_credentials")
+        .await;
+    assert_eq!(res.status(), 200);
 }
 
 #[tokio::test]
