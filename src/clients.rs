@@ -26,10 +26,6 @@ pub struct Client {
     /// verified secret is remembered only while its client's secrets stay.
     pub secrets_fingerprint: [u8; 32],
     slow_hashes: usize,
-    /// A secret that passes the quick check was accepted for this client
-    /// on this replica (with a shared store: its secrets need no store
-    /// after that; a slow hash's are remembered in the verified cache).
-    pub quick_verified: std::sync::atomic::AtomicBool,
 }
 
 impl Client {
@@ -62,7 +58,6 @@ impl Client {
                 .iter()
                 .filter(|s| matches!(s, ClientSecret::Hashed(h) if h.is_slow()))
                 .count(),
-            quick_verified: std::sync::atomic::AtomicBool::new(false),
             settings,
         }
     }
