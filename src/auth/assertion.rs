@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::jws::{self, Audience, Unverified, LEEWAY};
-use super::{settle, Attempt, Authenticator, Failure, Reason};
+use super::{counts, settle, Attempt, Authenticator, Failure, Reason};
 use crate::clients::Client;
 use crate::config::{AssertionKeys, AuthMethod, IssuerSettings, KeySource};
 use crate::jose::PublicKeys;
@@ -45,11 +45,24 @@ impl Authenticator<'_> {
             ),
         };
         let attempt = self.attempt(named.as_ref(), source, false)?;
-        // An assertion is never known good: every one is new.
-        let reservation = self.reserve_shared(&attempt, true).await?;
+        // From a source that failed here, a failure is reserved in the store
+        // before the check; from a clean one the assertion is checked at
+        // once and only a failure goes to the store. Reserving every
+        // assertion made 64 connections of one valid client hold more
+        // reservations in flight than `failures_per_client`: most got 429.
+        let shared = self.store.is_shared();
+        let reserve = shared && self.state.throttle.source_has_failures(attempt.keys);
+        let reservation = self.reserve_shared(&attempt, reserve).await?;
         let result = self.assertion_checked(a, claimed, &attempt, issuer).await;
-        settle(reservation, &result);
-        result
+        match result {
+            Err(failure) if shared && !reserve && counts(&failure) => {
+                Err(self.count_shared(&attempt, failure).await)
+            }
+            result => {
+                settle(reservation, &result);
+                result
+            }
+        }
     }
 
     async fn assertion_checked(

@@ -250,6 +250,30 @@ impl Authenticator<'_> {
     }
 }
 
+impl Authenticator<'_> {
+    /// Counts a failure checked without a reservation in the shared
+    /// counters: past a limit it is answered 429, as a local failure past
+    /// the limit is.
+    async fn count_shared(&self, attempt: &Attempt<'_>, failure: Failure) -> Failure {
+        match self
+            .store
+            .reserve_failure(attempt.keys, attempt.limits)
+            .await
+        {
+            Ok(Err(refusal)) => attempt.failure(Reason::Throttled(refusal)),
+            _ => failure, // counted (or the store failed: the local count stands)
+        }
+    }
+}
+
+/// Whether a failure counts against the limits (a check ran and failed).
+fn counts(failure: &Failure) -> bool {
+    !matches!(
+        failure.reason,
+        Reason::Busy | Reason::Internal | Reason::StoreUnavailable | Reason::Throttled(_)
+    )
+}
+
 /// A shared reservation stays counted when the check failed, and is given
 /// back otherwise (a success, or no check at all: busy, unavailable).
 fn settle(reservation: Reservation, result: &Result<Arc<Client>, Failure>) {
