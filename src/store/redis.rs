@@ -277,16 +277,7 @@ impl Shared {
             .arg(quota.per_day)
             .arg(HOUR - now % HOUR + 60)
             .arg(DAY - now % DAY + 60);
-        let answer = self
-            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await;
-        let answer: redis::Value = match answer {
-            Ok(answer) => answer,
-            Err(e) => {
-                self.give_back_later(&taken);
-                return Err(e);
-            }
-        };
+        let answer = self.run_undoable(invocation, &taken).await?;
         match answer {
             redis::Value::Int(0) => Ok(Ok(())),
             redis::Value::Array(counts) => {
@@ -333,16 +324,7 @@ impl Shared {
         for (_, limit, _) in &counters {
             invocation.arg(*limit);
         }
-        let answer = self
-            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await;
-        let answer: redis::Value = match answer {
-            Ok(answer) => answer,
-            Err(e) => {
-                self.give_back_later(&reserved);
-                return Err(e);
-            }
-        };
+        let answer = self.run_undoable(invocation, &reserved).await?;
         match answer {
             redis::Value::Int(0) => Ok(Ok(reserved)),
             redis::Value::Array(refused) => {
@@ -397,6 +379,22 @@ impl Shared {
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
         Ok(())
+    }
+
+    /// Runs a script that counts; when its answer does not come, what it
+    /// may count later is undone ([`Self::give_back_later`]).
+    async fn run_undoable(
+        &self,
+        invocation: redis::ScriptInvocation<'_>,
+        counted: &Reserved,
+    ) -> Result<redis::Value, String> {
+        let answer = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await;
+        if answer.is_err() {
+            self.give_back_later(counted);
+        }
+        answer
     }
 
     /// Undoes, in the background, an operation whose answer never came:
