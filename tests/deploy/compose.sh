@@ -127,7 +127,7 @@ published=$(podman port "${project}_redis_1" 2>/dev/null || true)
 
 wait_for "tokenmint /readyz" curl -sf "http://127.0.0.1:$TOKENMINT_ADMIN_PORT/readyz"
 # /readyz does not wait for the store (docs/deployment.md): until tokenmint has
-# reached redis, a secret it has not verified yet gets 503 (on_error = "closed").
+# reached redis, what needs the store (a quota, an assertion, a wrong secret) gets 503.
 store_up() {
     [[ $(curl -sf "http://127.0.0.1:$TOKENMINT_ADMIN_PORT/metrics" | awk '$1 == "tokenmint_store_up" {print $2}') == 1 ]]
 }
@@ -137,14 +137,17 @@ token=$(curl -sf --user demo-client:demo-secret -d grant_type=client_credentials
     fail "no token from the README's curl"
 echo "ok: token from curl --user demo-client:demo-secret (${#token} bytes)"
 
-# The shared store: still connected (the gauge), used (the first check of a
-# secret reserves a failure in it and gives it back), its key made in the keys volume.
+# The shared store: still connected (the gauge), used (a wrong secret reserves
+# a failure in it before its check; a right one skips it), its key made in the
+# keys volume.
+curl -s -o /dev/null --user demo-client:not-the-secret -d grant_type=client_credentials \
+    "http://127.0.0.1:$TOKENMINT_PORT/oauth2/token"
 metrics=$(curl -sf "http://127.0.0.1:$TOKENMINT_ADMIN_PORT/metrics") || fail "no /metrics on the admin port"
 store_up=$(awk '$1 == "tokenmint_store_up" {print $2}' <<<"$metrics")
 [[ $store_up == 1 ]] || fail "tokenmint_store_up is '${store_up:-absent}' in tokenmint's /metrics, not 1"
 reserved=$(awk '$1 == "tokenmint_store_operations_total{op=\"throttle\",result=\"ok\"}" {print $2}' <<<"$metrics")
 [[ ${reserved:-0} -ge 1 ]] || fail "tokenmint did not use the store for the secret check (store operations: $(grep '^tokenmint_store_operations_total' <<<"$metrics" | tr '\n' ' '))"
-echo "ok: tokenmint_store_up 1 in tokenmint's /metrics; the secret check went through the store ($reserved throttle operation(s) ok)"
+echo "ok: tokenmint_store_up 1 in tokenmint's /metrics; a wrong secret's check went through the store ($reserved throttle operation(s) ok)"
 key_bytes=$(podman exec "${project}_tokenmint_1" bash -c 'wc -c <"$TOKENMINT_STORE__KEY_FILE"; stat -c %a "$TOKENMINT_STORE__KEY_FILE"' | tr '\n' ' ') ||
     fail "no store key file in the tokenmint container"
 [[ $key_bytes == "32 600 " ]] || fail "the store key file: $key_bytes(bytes, mode), expected 32 bytes, 600"
