@@ -1,5 +1,6 @@
 # Shared by the deployment tests (tests/deploy/*.sh): podman set up as
-# ../shared/notes/containers.md measured it, and the base images made locally.
+# measured to work on the project's 2-core machines (runc,
+# lowered ulimits), and the base images made locally.
 #
 # No registry is reachable here, so the base images that the Dockerfile and
 # docker-compose.yml name (docker.io/library/debian:bookworm-slim,
