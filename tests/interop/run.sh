@@ -118,9 +118,9 @@ for ALG in "${ALGS[@]}"; do
   EXT=()
   if [ "$FIRST" = 1 ]; then EXT=(--extended --special-id "$SPECIAL_ID" --special-secret "$SPECIAL_SECRET"); FIRST=0; fi
   run_tool "[$ALG] curl.sh" bash "$HERE/curl.sh" --issuer "$ISS" --tag "$ALG" "${EXT[@]}"
-  run_tool "[$ALG] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg "$ALG" --kid "$KID" \
+  run_tool "[$ALG] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg "$ALG" --kid="$KID" \
     --audience "$AUD" --tag "$ALG" "${EXT[@]}"
-  run_tool "[$ALG] node/interop.mjs" node "$NODE_DIR/interop.mjs" --issuer "$ISS" --alg "$ALG" --kid "$KID" \
+  run_tool "[$ALG] node/interop.mjs" node "$NODE_DIR/interop.mjs" --issuer "$ISS" --alg "$ALG" --kid="$KID" \
     --audience "$AUD" --tag "$ALG" "${EXT[@]}"
   rust_checks "$ALG" "$ISS"
   stop_server
@@ -143,9 +143,9 @@ if [ "${#KIDS[@]}" -ge 2 ]; then
     if [ "$out" = "${#KIDS[@]}" ]; then pass "[multi] /jwks publishes all ${#KIDS[@]} keys"
     else fail "[multi] /jwks publishes all ${#KIDS[@]} keys" "got: $out"; fi
     run_tool "[multi] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg "$ACTIVE_ALG" \
-      --kid "${KIDS[$ACTIVE_ALG]}" --audience "$AUD" --tag "multi:$ACTIVE_ALG"
+      --kid="${KIDS[$ACTIVE_ALG]}" --audience "$AUD" --tag "multi:$ACTIVE_ALG"
     run_tool "[multi] node/interop.mjs" node "$NODE_DIR/interop.mjs" --issuer "$ISS" --alg "$ACTIVE_ALG" \
-      --kid "${KIDS[$ACTIVE_ALG]}" --audience "$AUD" --tag "multi:$ACTIVE_ALG"
+      --kid="${KIDS[$ACTIVE_ALG]}" --audience "$AUD" --tag "multi:$ACTIVE_ALG"
     rust_checks "multi:$ACTIVE_ALG" "$ISS"
     stop_server
   fi
@@ -168,10 +168,10 @@ if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -ke
       http_status=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz" || true)
       if [ "$http_status" != 200 ]; then pass "[https] plain http to the TLS port is not served" "HTTP '$http_status'"
       else fail "[https] plain http to the TLS port is not served" "plain http got 200"; fi
-      run_tool "[https] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg ES256 --kid "$KID" \
+      run_tool "[https] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg ES256 --kid="$KID" \
         --audience "$AUD" --cacert "$TLS/cert.pem" --tag https
       run_tool "[https] node/interop.mjs" env NODE_EXTRA_CA_CERTS="$TLS/cert.pem" node "$NODE_DIR/interop.mjs" \
-        --issuer "$ISS" --alg ES256 --kid "$KID" --audience "$AUD" --https-strict --tag https
+        --issuer "$ISS" --alg ES256 --kid="$KID" --audience "$AUD" --https-strict --tag https
       stop_server
     fi
   fi
@@ -209,9 +209,9 @@ if KID="" && keygen ES256 "$PK/server-keys" &&
 ]}
 EOF
   if start_server pkjwt "$WORK/pkjwt.toml" "$ISS"; then
-    run_tool "[pkjwt] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg ES256 --kid "$KID" \
+    run_tool "[pkjwt] python/interop.py" "$PY" "$HERE/python/interop.py" --issuer "$ISS" --alg ES256 --kid="$KID" \
       --audience "$AUD" --tag pkjwt --private-key-jwt "$PK/clients.json"
-    run_tool "[pkjwt] node/interop.mjs" node "$NODE_DIR/interop.mjs" --issuer "$ISS" --alg ES256 --kid "$KID" \
+    run_tool "[pkjwt] node/interop.mjs" node "$NODE_DIR/interop.mjs" --issuer "$ISS" --alg ES256 --kid="$KID" \
       --audience "$AUD" --tag pkjwt --private-key-jwt "$PK/clients.json"
     # What the server counted for the requests above (python: pkjwt-es256 at /oauth2/token and at /token,
     # pkjwt-rs256 once; node: once each; every wrong-key client once per library), wrong keys as bad signatures.
