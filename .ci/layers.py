@@ -20,7 +20,7 @@ LAYERS = [
     # keys, tokens, clients, limits: each knows config, none knows OAuth requests
     ["keys", "jwks", "token", "tls", "clients", "throttle", "store"],
     # the OAuth protocol and client authentication
-    ["oauth", "auth", "metrics"],
+    ["oauth", "auth", "dpop", "metrics"],
     # one consistent view for a request
     ["state"],
     # HTTP: policies, routes, logging

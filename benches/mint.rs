@@ -28,6 +28,8 @@ fn client() -> Client {
             claims: Default::default(),
             assertion_keys: None,
             quota: None,
+            require_dpop: false,
+            dpop_nonce: false,
         },
         &[],
     )
@@ -46,6 +48,7 @@ fn bench(c: &mut Criterion) {
             scope: Cow::Borrowed(&client.default_scopes),
             ttl: 3600,
             audience: None,
+            cnf: None,
         };
         let now = unix_now();
         let token = minter.mint(&client.claims, &grant, now).unwrap();

@@ -17,6 +17,7 @@ use base64::Engine as _;
 use crate::auth::{AssertionRules, AuthState};
 use crate::clients::ClientRegistry;
 use crate::config::Settings;
+use crate::dpop::Dpop;
 use crate::keys::{KeyError, KeySet};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -39,6 +40,8 @@ pub struct Snapshot {
     pub keys: KeySet,
     /// Writes this snapshot's tokens.
     pub minter: Minter,
+    /// Checks DPoP proofs at the token endpoint.
+    pub dpop: Dpop,
     pub jwks_body: Bytes,
     /// Strong ETag of `jwks_body`.
     pub jwks_etag: EntityTag,
@@ -74,6 +77,7 @@ impl Snapshot {
         .map_err(|_| SnapshotError::Random)?;
         let assertion_rules = AssertionRules::new(&settings, token_paths);
         let minter = Minter::new(&settings.issuer, &keys);
+        let dpop = Dpop::new(&settings, token_paths);
         let jwks = keys.jwks().to_string();
         let jwks_etag = EntityTag::new_strong(
             URL_SAFE_NO_PAD.encode(crate::crypto::sha256(jwks.as_bytes()))[..27].to_string(),
@@ -81,6 +85,7 @@ impl Snapshot {
         Ok((
             Self {
                 minter,
+                dpop,
                 jwks_body: Bytes::from(jwks),
                 jwks_etag,
                 jwks_cache_control: format!("public, max-age={}", settings.tokens.jwks_max_age),

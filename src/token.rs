@@ -38,6 +38,28 @@ pub struct Grant<'a> {
     pub ttl: u64,
     /// Requested audiences, all allowed; `None` means the client's default.
     pub audience: Option<&'a [String]>,
+    /// The key the token is bound to (RFC 7800 `cnf`), if any.
+    pub cnf: Option<Confirmation>,
+}
+
+/// What a bound token's `cnf` claim names (RFC 7800 §3.1): the thumbprint
+/// of a DPoP key (RFC 9449 §6.1) and/or of a client certificate (RFC 8705
+/// §3.1), each base64url.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    pub jkt: Option<String>,
+    pub x5t_s256: Option<String>,
+}
+
+impl Confirmation {
+    /// `{"jkt":…,"x5t#S256":…}`; both values are base64url, JSON-safe.
+    fn json(&self) -> String {
+        let members: Vec<String> = [("jkt", &self.jkt), ("x5t#S256", &self.x5t_s256)]
+            .into_iter()
+            .filter_map(|(name, value)| Some(format!("\"{name}\":\"{}\"", value.as_ref()?)))
+            .collect();
+        format!("{{{}}}", members.join(","))
+    }
 }
 
 /// A client's constant token parts, JSON-escaped once.
@@ -120,7 +142,7 @@ impl Minter {
     }
 
     /// Writes and signs one token. Claims in order: iss, sub, client_id,
-    /// aud, iat, nbf, exp, jti, scope, then the client's extra claims.
+    /// aud, iat, nbf, exp, jti, scope, cnf, then the client's extra claims.
     pub fn mint(
         &self,
         client: &ClientClaims,
@@ -158,6 +180,10 @@ impl Minter {
         claims.push_str("\",\"scope\":\"");
         claims.push_str(scope);
         claims.push('"');
+        if let Some(cnf) = &grant.cnf {
+            claims.push_str(",\"cnf\":");
+            claims.push_str(&cnf.json());
+        }
         claims.push_str(&client.extra);
         claims.push('}');
 

@@ -164,6 +164,8 @@ fn client(
         claims: c.claims,
         assertion_keys,
         quota: quota(&at, c.quota, &mut f),
+        require_dpop: c.require_dpop,
+        dpop_nonce: c.dpop_nonce,
     };
     Checked::new(value, f)
 }

@@ -4,6 +4,7 @@
 //! [`Problem`]), `settings` (the validated values the rest of tokenmint uses).
 
 mod client;
+mod dpop;
 mod issuers;
 mod load;
 mod problem;
@@ -17,7 +18,8 @@ pub use load::{check, default_path, load, load_file, ConfigError, Report};
 pub use problem::Problem;
 pub use raw::{LogFormat, OnError, ScopePolicy};
 pub use settings::{
-    AssertionKeys, AuthMethod, ClientAuthSettings, ClientSecret, ClientSettings, GrantSettings,
-    IssuerSettings, KeySettings, KeySource, LoadedConfig, Quota, RemoteSource, ServerSettings,
-    Settings, StoreNodes, StoreSettings, ThrottleSettings, TlsSettings, TokenSettings,
+    AssertionKeys, AuthMethod, ClientAuthSettings, ClientSecret, ClientSettings, DpopSettings,
+    GrantSettings, IssuerSettings, KeySettings, KeySource, LoadedConfig, Quota, RemoteSource,
+    ServerSettings, Settings, StoreNodes, StoreSettings, ThrottleSettings, TlsSettings,
+    TokenSettings,
 };

@@ -28,6 +28,31 @@ pub struct RawConfig {
     #[serde(default)]
     pub clients: Vec<RawClient>,
     pub store: Option<RawStore>,
+    #[serde(default)]
+    pub dpop: RawDpop,
+}
+
+/// `[dpop]`: how DPoP proofs are checked (docs/sender-constrained.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDpop {
+    pub proof_max_age: u64,
+    pub leeway: u64,
+    pub require_nonce: bool,
+    pub nonce_secret_file: Option<String>,
+    pub nonce_lifetime: u64,
+}
+
+impl Default for RawDpop {
+    fn default() -> Self {
+        Self {
+            proof_max_age: 60,
+            leeway: 5,
+            require_nonce: false,
+            nonce_secret_file: None,
+            nonce_lifetime: 60,
+        }
+    }
 }
 
 /// `[store]`: the shared store of limits (docs/deployment.md).
@@ -271,6 +296,12 @@ pub struct RawClient {
     pub jwks_ca_file: Option<String>,
     pub federated: Option<RawFederated>,
     pub quota: Option<RawQuota>,
+    /// Only DPoP-bound tokens (RFC 9449 §5.2 `dpop_bound_access_tokens`).
+    #[serde(default)]
+    pub require_dpop: bool,
+    /// Its proofs must carry a nonce tokenmint issued.
+    #[serde(default)]
+    pub dpop_nonce: bool,
 }
 
 /// A client's `quota = { per_hour, per_day }`: tokens per fixed UTC window.

@@ -38,6 +38,33 @@ pub struct Settings {
     pub jwks_files: Vec<PathBuf>,
     /// `None`: the limits live in this process only.
     pub store: Option<StoreSettings>,
+    pub dpop: DpopSettings,
+}
+
+/// `[dpop]`, its secret file read.
+#[derive(Clone)]
+pub struct DpopSettings {
+    /// Seconds a proof's `iat` may lie in the past.
+    pub proof_max_age: u64,
+    /// Seconds a proof's `iat` may lie in the future.
+    pub leeway: u64,
+    pub require_nonce: bool,
+    /// `nonce_secret_file`'s bytes: keys the nonce HMAC; never printed.
+    pub nonce_secret: Option<Vec<u8>>,
+    pub nonce_lifetime: u64,
+    /// The files read (for reloads).
+    pub files: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for DpopSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopSettings")
+            .field("proof_max_age", &self.proof_max_age)
+            .field("leeway", &self.leeway)
+            .field("require_nonce", &self.require_nonce)
+            .field("nonce_lifetime", &self.nonce_lifetime)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `[store]`, its files read.
@@ -265,6 +292,10 @@ pub struct ClientSettings {
     pub assertion_keys: Option<AssertionKeys>,
     /// Tokens per fixed UTC hour and day; `None`: unlimited.
     pub quota: Option<Quota>,
+    /// Tokens only with a DPoP proof.
+    pub require_dpop: bool,
+    /// Its DPoP proofs must carry a nonce tokenmint issued.
+    pub dpop_nonce: bool,
 }
 
 /// Caps on the tokens a client gets in each fixed UTC window (0: none).

@@ -46,6 +46,12 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
         )
         .map(PathBuf::from)
         .collect();
+    let nonce_clients: Vec<String> = raw
+        .clients
+        .iter()
+        .filter(|c| c.dpop_nonce)
+        .map(|c| c.id.clone())
+        .collect();
     let issuer = all.take(issuer(&raw.issuer, &raw.server.listen));
     let server = all.take(server(raw.server, &raw.issuer));
     let keys = all.take(keys(raw.keys));
@@ -58,6 +64,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
     let client_credentials = all.take(grants(raw.grants));
     let throttle = all.take(throttle(raw.throttle));
     let store = all.take(super::store::store(raw.store));
+    let dpop = all.take(super::dpop::dpop(raw.dpop, &nonce_clients));
     let log_format = all.take(log(raw.log));
     let clients = all.take(clients);
     let tls = server.as_ref().and_then(|s| s.tls.clone());
@@ -70,7 +77,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
         throttle,
         log_format,
         (client_auth, trusted_issuers),
-        (clients, store),
+        (clients, store, dpop),
     ) {
         (
             Some(i),
@@ -81,7 +88,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
             Some(th),
             Some(l),
             (Some(client_auth), Some(trusted_issuers)),
-            (Some(c), Some(store)),
+            (Some(c), Some(store), Some(dpop)),
         ) if all.problems.is_empty() => Some(Settings {
             source: path.to_path_buf(),
             issuer: i,
@@ -96,6 +103,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
             clients: c,
             jwks_files,
             store,
+            dpop,
         }),
         _ => None,
     };

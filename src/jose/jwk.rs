@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
 use super::parse_alg;
+use crate::crypto::sha256;
 
 /// The smallest RSA modulus accepted (RFC 7518 §3.3, and ring's floor).
 pub const MIN_RSA_BITS: usize = 2048;
@@ -129,6 +130,44 @@ impl PublicKeys {
     pub fn kids(&self) -> impl Iterator<Item = Option<&str>> {
         self.keys.iter().map(|k| k.kid.as_deref())
     }
+}
+
+/// A key a DPoP proof carries in its header (RFC 9449 §4.2): checked like
+/// a configured key (public, usable, its `alg` pinned to its type), with
+/// its RFC 7638 thumbprint, which a bound token names as `cnf.jkt`.
+pub fn proof_key(jwk: &Map<String, Value>) -> Result<(PublicKey, String), String> {
+    let key = parse_jwk(jwk)?;
+    let required: &[&str] = match jwk.get("kty").and_then(Value::as_str) {
+        Some("EC") => &["crv", "kty", "x", "y"],
+        Some("OKP") => &["crv", "kty", "x"],
+        _ => &["e", "kty", "n"],
+    };
+    // parse_jwk read each of these as a string of base64url or a known
+    // name, so none needs JSON escaping.
+    let members: Vec<(&str, &str)> = required
+        .iter()
+        .map(|name| (*name, jwk.get(*name).and_then(Value::as_str).unwrap_or("")))
+        .collect();
+    Ok((key, thumbprint(&members)))
+}
+
+/// RFC 7638: SHA-256 over the required members in lexicographic order, no
+/// whitespace. `members` must already be sorted and hold base64url/ASCII
+/// values, which need no JSON escaping.
+pub fn thumbprint<V: AsRef<str>>(members: &[(&str, V)]) -> String {
+    let mut canonical = String::from("{");
+    for (i, (name, value)) in members.iter().enumerate() {
+        if i > 0 {
+            canonical.push(',');
+        }
+        canonical.push('"');
+        canonical.push_str(name);
+        canonical.push_str("\":\"");
+        canonical.push_str(value.as_ref());
+        canonical.push('"');
+    }
+    canonical.push('}');
+    URL_SAFE_NO_PAD.encode(sha256(canonical.as_bytes()))
 }
 
 /// One JWK's members, read with messages that name the key.

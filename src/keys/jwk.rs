@@ -5,13 +5,9 @@
 //! Not here: reading the public key out of a private one (the family
 //! loaders) or serving the JWK Set (routes).
 
-use std::fmt::Write as _;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
-
-use crate::crypto::sha256;
 
 /// The required public members of a JWK (RFC 7638 §3.2), sorted by name.
 pub(super) type Members = Vec<(&'static str, String)>;
@@ -56,20 +52,7 @@ pub(super) fn published(members: &[(&str, String)], kid: &str, alg: &str) -> Val
     Value::Object(jwk)
 }
 
-/// RFC 7638: SHA-256 over the required members in lexicographic order, no
-/// whitespace. `members` must already be sorted and hold base64url/ASCII
-/// values, which need no JSON escaping.
-pub fn thumbprint(members: &[(&str, String)]) -> String {
-    let mut canonical = String::from("{");
-    for (i, (name, value)) in members.iter().enumerate() {
-        if i > 0 {
-            canonical.push(',');
-        }
-        let _ = write!(canonical, "\"{name}\":\"{value}\"");
-    }
-    canonical.push('}');
-    URL_SAFE_NO_PAD.encode(sha256(canonical.as_bytes()))
-}
+pub use crate::jose::jwk::thumbprint;
 
 #[cfg(test)]
 mod tests {

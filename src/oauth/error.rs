@@ -42,6 +42,14 @@ pub enum OAuthError {
     /// The client's quota of tokens is spent until the window ends.
     #[error("temporarily_unavailable: quota spent, retry after {retry_after} s")]
     QuotaSpent { retry_after: u64 },
+    /// An invalid or duplicated DPoP proof, or none from a client that
+    /// needs one (RFC 9449 §5).
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(Text),
+    /// The proof needs a nonce tokenmint issued (RFC 9449 §8): `nonce` is
+    /// a fresh one, sent as `DPoP-Nonce`.
+    #[error("use_dpop_nonce")]
+    UseDpopNonce { nonce: String },
     /// The body did not arrive within `server.request_timeout` (408).
     #[error("request body too slow")]
     RequestTimeout,
@@ -78,6 +86,8 @@ impl OAuthError {
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::UseDpopNonce { .. } => "use_dpop_nonce",
             Self::Throttled { .. }
             | Self::Busy { .. }
             | Self::InFlight
@@ -109,11 +119,15 @@ impl OAuthError {
             | Self::UnsupportedGrantType(t)
             | Self::InvalidScope(t)
             | Self::InvalidTarget(t)
+            | Self::InvalidDpopProof(t)
             | Self::InvalidClient { description: t, .. } => Cow::Borrowed(t),
             Self::Throttled { .. } => "too many failed client authentications; retry later".into(),
             Self::Busy { .. } => "too many client authentications in progress; retry later".into(),
             Self::InFlight => "too many requests in progress; retry later".into(),
             Self::QuotaSpent { .. } => "this client's quota of tokens is spent; retry later".into(),
+            Self::UseDpopNonce { .. } => {
+                "the DPoP proof must carry the nonce in the DPoP-Nonce header".into()
+            }
             Self::StoreUnavailable => "the shared store does not answer; retry later".into(),
             Self::PayloadTooLarge { limit } => {
                 format!("request body larger than {limit} bytes").into()

@@ -68,6 +68,7 @@ pub fn decide<'a>(
         scope,
         ttl,
         audience,
+        cnf: None,
     })
 }
 

@@ -27,6 +27,13 @@ pub fn files(settings: &Settings) -> Vec<(&'static str, &Path)> {
     if let Some(store) = &settings.store {
         files.extend(store.files.iter().map(|f| ("store file", f.as_path())));
     }
+    files.extend(
+        settings
+            .dpop
+            .files
+            .iter()
+            .map(|f| ("dpop nonce secret", f.as_path())),
+    );
     files
 }
 

@@ -56,6 +56,7 @@ fn document(snapshot: &Snapshot) -> serde_json::Value {
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "scopes_supported": scopes,
         "access_token_signing_alg_values_supported": algs,
+        "dpop_signing_alg_values_supported": ALGS.iter().map(|(_, name)| *name).collect::<Vec<_>>(),
     });
     if auth_methods.contains(&AuthMethod::PrivateKeyJwt.name()) {
         let assertion_algs: Vec<&str> = ALGS.iter().map(|(_, name)| *name).collect();

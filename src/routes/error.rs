@@ -1,6 +1,6 @@
 //! The one place an [`OAuthError`] becomes an HTTP response (RFC 6749
 //! §5.2): status, `{"error","error_description"}`, `Cache-Control:
-//! no-store`, the Basic challenge, `Retry-After`, `Allow`.
+//! no-store`, the Basic challenge, `Retry-After`, `Allow`, `DPoP-Nonce`.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -31,11 +31,14 @@ impl ResponseError for OAuthError {
             | Self::QuotaSpent { retry_after } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
-            // Its body is never read: an HTTP/1.1 connection cannot be
-            // reused after it.
             Self::StoreUnavailable => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
+            Self::UseDpopNonce { nonce } => {
+                res.insert_header(("DPoP-Nonce", nonce.as_str()));
+            }
+            // Its body is never read: an HTTP/1.1 connection cannot be
+            // reused after it.
             Self::InFlight => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
                 res.force_close();

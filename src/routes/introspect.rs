@@ -34,7 +34,10 @@ fn answer(snapshot: &Snapshot, request: &IntrospectionRequest) -> HttpResponse {
     let body = match verify(&snapshot.keys, &settings.issuer, &request.token, unix_now()) {
         Ok(mut claims) => {
             claims.insert("active".into(), Value::Bool(true));
-            claims.insert("token_type".into(), Value::String("Bearer".into()));
+            // RFC 9449 §6.2: a token bound to a DPoP key is a DPoP token.
+            let dpop = claims.get("cnf").and_then(|c| c.get("jkt")).is_some();
+            let token_type = if dpop { "DPoP" } else { "Bearer" };
+            claims.insert("token_type".into(), Value::String(token_type.into()));
             Value::Object(claims)
         }
         Err(reason) => {

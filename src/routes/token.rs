@@ -9,9 +9,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::client::{authenticated, outcome};
 use crate::clients::Client;
 use crate::clock::unix_now;
+use crate::config::Quota;
+use crate::dpop::{Dpop, Proof};
 use crate::oauth::request::TokenRequest;
 use crate::oauth::{grant, OAuthError};
 use crate::state::{AppState, Snapshot};
+use crate::store::Replay;
+use crate::token::Confirmation;
+
+const DPOP: &str = "dpop";
+const DPOP_NONCE: &str = "dpop-nonce";
 
 pub async fn token(
     req: HttpRequest,
@@ -22,7 +29,7 @@ pub async fn token(
     let (result, client) =
         match authenticated::<TokenRequest>(&req, payload, &state, &snapshot).await {
             Ok((request, client)) => (
-                grant_and_sign(&snapshot, &state, &client, &request).await,
+                grant_and_sign(&req, &snapshot, &state, &client, &request).await,
                 Some(client),
             ),
             Err(refused) => (Err(refused.error), refused.client),
@@ -44,28 +51,32 @@ pub async fn token(
 }
 
 async fn grant_and_sign(
+    req: &HttpRequest,
     snapshot: &Snapshot,
     state: &AppState,
     client: &Client,
     request: &TokenRequest,
 ) -> Result<HttpResponse, OAuthError> {
     let settings = &snapshot.settings;
-    grant::check_grant_type(settings, client, &request.grant_type)?;
-    let grant = grant::decide(settings, client, request)?;
     let now = unix_now();
+    let proofs = req.headers().get_all(DPOP).map(|v| v.as_bytes());
+    let proof = snapshot
+        .dpop
+        .check(proofs, req.path(), &client.settings, now)?;
+    grant::check_grant_type(settings, client, &request.grant_type)?;
+    let mut grant = grant::decide(settings, client, request)?;
     // Only a request that would get a token counts against the quota.
     if let Some(quota) = &client.settings.quota {
-        let id = client.settings.id.as_str();
-        match state.store.take_quota(id, quota, now).await {
-            Ok(Ok(())) => {}
-            Ok(Err(spent)) => {
-                state.metrics.quota_exceeded.with_label_values(&[id]).inc();
-                return Err(OAuthError::QuotaSpent {
-                    retry_after: spent.retry_after,
-                });
-            }
-            Err(_) => return Err(OAuthError::StoreUnavailable),
-        }
+        take_quota(state, &client.settings.id, quota, now).await?;
+    }
+    if let Some(proof) = &proof {
+        // Last, once everything else holds: only a client with valid
+        // credentials can fill the replay memory.
+        record_proof(state, snapshot, proof, req.path(), now).await?;
+        grant.cnf = Some(Confirmation {
+            jkt: Some(proof.jkt.clone()),
+            x5t_s256: None,
+        });
     }
     let token = snapshot
         .minter
@@ -74,16 +85,67 @@ async fn grant_and_sign(
             tracing::error!(error = %e, "could not mint a token");
             OAuthError::ServerError
         })?;
+    let token_type = if grant.cnf.as_ref().is_some_and(|c| c.jkt.is_some()) {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
     // Both the token (base64url and dots) and the scope (§3.3 grammar)
     // are JSON-safe as they are.
     let body = format!(
-        "{{\"access_token\":\"{token}\",\"token_type\":\"Bearer\",\"expires_in\":{},\"scope\":\"{}\"}}",
+        "{{\"access_token\":\"{token}\",\"token_type\":\"{token_type}\",\"expires_in\":{},\"scope\":\"{}\"}}",
         grant.ttl,
         grant.scope.as_str()
     );
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    response
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .body(body))
+        .insert_header((header::PRAGMA, "no-cache"));
+    if let Some(nonce) = snapshot.dpop.nonce_for(&client.settings, now) {
+        response.insert_header((DPOP_NONCE, nonce));
+    }
+    Ok(response.body(body))
+}
+
+async fn take_quota(state: &AppState, id: &str, quota: &Quota, now: u64) -> Result<(), OAuthError> {
+    match state.store.take_quota(id, quota, now).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(spent)) => {
+            state.metrics.quota_exceeded.with_label_values(&[id]).inc();
+            Err(OAuthError::QuotaSpent {
+                retry_after: spent.retry_after,
+            })
+        }
+        Err(_) => Err(OAuthError::StoreUnavailable),
+    }
+}
+
+/// A proof's `jti` is accepted once (across replicas with a store).
+async fn record_proof(
+    state: &AppState,
+    snapshot: &Snapshot,
+    proof: &Proof,
+    path: &str,
+    now: u64,
+) -> Result<(), OAuthError> {
+    let scope = Dpop::replay_scope(proof, path);
+    let until = snapshot.dpop.remember_until(proof);
+    match state
+        .store
+        .first_proof(&scope, &proof.jti, until, now)
+        .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(Replay::Seen)) => Err(OAuthError::InvalidDpopProof(
+            "the DPoP proof was used before (jti)".into(),
+        )),
+        Ok(Err(Replay::Full)) => {
+            tracing::warn!(
+                "the DPoP replay memory is full: proofs are refused (503) until entries expire"
+            );
+            Err(OAuthError::Busy { retry_after: 1 })
+        }
+        Err(_) => Err(OAuthError::StoreUnavailable),
+    }
 }

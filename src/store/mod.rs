@@ -1,5 +1,5 @@
 //! What must be remembered between requests — the `jti`s of client
-//! assertions and the per-client quotas — in this process, and, with a
+//! assertions and DPoP proofs, and the per-client quotas — in this process, and, with a
 //! `[store]`, in a Redis (or Redis Cluster) every replica shares, so that
 //! the limits hold for the whole deployment.
 //!
@@ -30,6 +30,13 @@ pub use redis::probe;
 use redis::{Replace, Reserved, Shared};
 pub use replay::{Replay, ReplayCache};
 
+/// What a `jti` was used for.
+#[derive(Clone, Copy)]
+enum Used {
+    Assertion,
+    Proof,
+}
+
 /// The store failed and `on_error = "closed"`: the request cannot be
 /// decided now (503 `temporarily_unavailable`, `Retry-After: 1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +60,7 @@ pub struct Store {
     /// The store the latest reload asked for.
     wanted: Arc<ArcSwapOption<StoreSettings>>,
     replay: ReplayCache,
+    proofs: ReplayCache,
     quotas: Quotas,
     metrics: StoreMetrics,
 }
@@ -63,6 +71,7 @@ impl Store {
             shared: Arc::new(ArcSwapOption::empty()),
             wanted: Arc::new(ArcSwapOption::empty()),
             replay: ReplayCache::default(),
+            proofs: ReplayCache::default(),
             quotas: Quotas::default(),
             metrics,
         }
@@ -115,7 +124,35 @@ impl Store {
         until: u64,
         now: u64,
     ) -> Result<Result<(), Replay>, Unavailable> {
-        let local = self.replay.insert(scope, jti, until, now);
+        self.first(Used::Assertion, scope, jti, until, now).await
+    }
+
+    /// Records a DPoP proof's `jti` (in `scope`: its key and URL) until
+    /// `until`; `Err(Seen)` when it was used before.
+    pub async fn first_proof(
+        &self,
+        scope: &str,
+        jti: &str,
+        until: u64,
+        now: u64,
+    ) -> Result<Result<(), Replay>, Unavailable> {
+        self.first(Used::Proof, scope, jti, until, now).await
+    }
+
+    async fn first(
+        &self,
+        used: Used,
+        scope: &str,
+        jti: &str,
+        until: u64,
+        now: u64,
+    ) -> Result<Result<(), Replay>, Unavailable> {
+        // Two caches: a flood of proofs cannot crowd out assertions.
+        let (cache, kind, op) = match used {
+            Used::Assertion => (&self.replay, "r", "replay"),
+            Used::Proof => (&self.proofs, "p", "dpop_replay"),
+        };
+        let local = cache.insert(scope, jti, until, now);
         let Some(shared) = self.shared.load_full() else {
             return Ok(local);
         };
@@ -125,12 +162,12 @@ impl Store {
         }
         let started = Instant::now();
         let result = shared
-            .first_use(scope, jti, until.saturating_sub(now))
+            .first_use(kind, scope, jti, until.saturating_sub(now))
             .await;
-        match self.settle(&shared, "replay", started, result) {
+        match self.settle(&shared, op, started, result) {
             Some(true) => Ok(Ok(())),
             Some(false) => Ok(Err(Replay::Seen)),
-            None => self.fallback(&shared, "replay", local),
+            None => self.fallback(&shared, op, local),
         }
     }
 

@@ -245,8 +245,15 @@ impl Shared {
 
     /// Whether `jti` (in `scope`) is used for the first time; remembered
     /// for `ttl` seconds.
-    pub async fn first_use(&self, scope: &str, jti: &str, ttl: u64) -> Result<bool, String> {
-        let key = self.key("r", &[scope, jti], false);
+    /// `kind`: `r` for assertions, `p` for DPoP proofs.
+    pub async fn first_use(
+        &self,
+        kind: &str,
+        scope: &str,
+        jti: &str,
+        ttl: u64,
+    ) -> Result<bool, String> {
+        let key = self.key(kind, &[scope, jti], false);
         let mut cmd = redis::cmd("SET");
         cmd.arg(&key).arg(1).arg("NX").arg("EX").arg(ttl.max(1));
         let set: Option<String> = self

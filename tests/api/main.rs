@@ -8,6 +8,7 @@ mod verify;
 mod assertions;
 mod cli;
 mod discovery;
+mod dpop;
 mod hardening;
 mod introspection;
 mod jwks;
