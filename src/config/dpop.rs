@@ -4,11 +4,20 @@
 use std::path::PathBuf;
 
 use super::problem::{Checked, Findings};
-use super::raw::RawDpop;
+use super::raw::{RawClient, RawDpop};
 use super::settings::DpopSettings;
 
 /// The shortest `nonce_secret_file`: 256 bits.
 const MIN_SECRET_BYTES: usize = 32;
+
+/// The ids of the clients whose proofs need a nonce.
+pub(super) fn nonce_clients(clients: &[RawClient]) -> Vec<String> {
+    clients
+        .iter()
+        .filter(|c| c.dpop_nonce)
+        .map(|c| c.id.clone())
+        .collect()
+}
 
 /// `nonce_clients`: the ids of clients with `dpop_nonce = true`.
 pub(super) fn dpop(raw: RawDpop, nonce_clients: &[String]) -> Checked<DpopSettings> {

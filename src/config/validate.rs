@@ -46,12 +46,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
         )
         .map(PathBuf::from)
         .collect();
-    let nonce_clients: Vec<String> = raw
-        .clients
-        .iter()
-        .filter(|c| c.dpop_nonce)
-        .map(|c| c.id.clone())
-        .collect();
+    let nonce_clients = super::dpop::nonce_clients(&raw.clients);
     let issuer = all.take(issuer(&raw.issuer, &raw.server.listen));
     let server = all.take(server(raw.server, &raw.issuer));
     let keys = all.take(keys(raw.keys));
