@@ -13,8 +13,11 @@
 //! Exit 0 and the claims on stdout when the token is valid; exit 1 and the
 //! reason otherwise. With `--listen ADDR` instead of a token it is a tiny API
 //! (docker-compose.yml runs it so): every `GET` needs
-//! `Authorization: Bearer TOKEN`, answers 200 with the claims or 401 with an
-//! RFC 6750 `WWW-Authenticate` header; the JWK Set is fetched on the first
+//! `Authorization: Bearer TOKEN`, or for a DPoP-bound token (`cnf.jkt`)
+//! `Authorization: DPoP TOKEN` with a `DPoP` proof of that key for this
+//! request (RFC 9449 §7: `ath`, `htm`, `htu` under `--public-url`, a fresh
+//! `iat`, an unseen `jti`); it answers 200 with the claims or 401 with an
+//! RFC 6750 / RFC 9449 `WWW-Authenticate` header; the JWK Set is fetched on the first
 //! request and again when a token names a `kid` it does not hold (at most
 //! every 10 s), as a resource server should cache it. It uses jsonwebtoken only: the key comes from the JWK
 //! whose `kid` the token names, the algorithm from that JWK (never from the
@@ -23,12 +26,15 @@
 //! enable its `aws_lc_rs` or `rust_crypto` feature, this example borrows
 //! tokenmint's ring provider so the package keeps one crypto stack.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use clap::Parser;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
@@ -54,6 +60,10 @@ struct Args {
     /// Serve `GET /…` on this address, validating each request's bearer token
     #[arg(long, value_name = "ADDR", conflicts_with = "token")]
     listen: Option<String>,
+    /// The URL clients reach the API at (with --listen), for the `htu` of
+    /// DPoP proofs; default http://ADDR
+    #[arg(long, value_name = "URL", requires = "listen")]
+    public_url: Option<String>,
     /// The access token (without --listen)
     #[arg(required_unless_present = "listen")]
     token: Option<String>,
@@ -182,11 +192,51 @@ fn validate(token: &str, jwks: &JwkSet, args: &Args) -> anyhow::Result<Map<Strin
     Ok(claims)
 }
 
-/// The API mode's state: the cached JWK Set and when it was fetched.
+/// The API mode's state: the cached JWK Set and when it was fetched, and
+/// the DPoP proofs seen (RFC 9449 §11.1: a proof is used once).
 struct Api {
     args: Args,
+    public_url: String,
     jwks: Mutex<Option<(Arc<JwkSet>, Instant)>>,
+    proofs_seen: Mutex<HashMap<String, u64>>,
 }
+
+/// Why a request is refused: the `WWW-Authenticate` scheme and error
+/// (RFC 6750 §3, RFC 9449 §7.1) and the reason.
+struct Refusal {
+    scheme: &'static str,
+    error: &'static str,
+    reason: String,
+}
+
+impl Refusal {
+    fn bearer(reason: impl std::fmt::Display) -> Self {
+        Self {
+            scheme: "Bearer",
+            error: "invalid_token",
+            reason: format!("{reason:#}"),
+        }
+    }
+    fn dpop(error: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self {
+            scheme: "DPoP",
+            error,
+            reason: format!("{reason:#}"),
+        }
+    }
+}
+
+/// What a request brings: method, path, `Authorization`, `DPoP` headers.
+struct Presented {
+    method: String,
+    path: String,
+    authorization: Option<String>,
+    proofs: Vec<String>,
+}
+
+/// How long a proof stays fresh, and how far ahead its `iat` may be.
+const PROOF_MAX_AGE: u64 = 60;
+const PROOF_LEEWAY: u64 = 5;
 
 impl Api {
     const REFETCH_AFTER: Duration = Duration::from_secs(10);
@@ -206,13 +256,116 @@ impl Api {
         Ok(fresh)
     }
 
-    fn check(&self, authorization: Option<&str>) -> anyhow::Result<Map<String, Value>> {
-        let token = authorization
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| anyhow!("no bearer token"))?;
-        let jwks = self.keys_for(token)?;
-        validate(token, &jwks, &self.args)
+    /// A bearer token, or a DPoP-bound one with a valid proof of its key
+    /// (RFC 9449 §7).
+    fn check(&self, req: &Presented) -> Result<Map<String, Value>, Refusal> {
+        let authorization = req.authorization.as_deref().unwrap_or("");
+        let (scheme, token) = match authorization.split_once(' ') {
+            Some((s, t)) if s.eq_ignore_ascii_case("Bearer") => ("Bearer", t),
+            Some((s, t)) if s.eq_ignore_ascii_case("DPoP") => ("DPoP", t),
+            _ => return Err(Refusal::bearer("no Bearer or DPoP access token")),
+        };
+        let claims = self
+            .keys_for(token)
+            .and_then(|jwks| validate(token, &jwks, &self.args))
+            .map_err(Refusal::bearer)?;
+        let jkt = claims
+            .get("cnf")
+            .and_then(|c| c.get("jkt"))
+            .and_then(Value::as_str);
+        match (scheme, jkt) {
+            ("Bearer", None) => Ok(claims),
+            ("Bearer", Some(_)) => Err(Refusal::dpop(
+                "invalid_token",
+                "the token is DPoP-bound: send it as Authorization: DPoP, with a proof",
+            )),
+            (_, None) => Err(Refusal::bearer(
+                "the token is not DPoP-bound: send it as Bearer",
+            )),
+            (_, Some(jkt)) => {
+                self.check_proof(req, token, jkt)?;
+                Ok(claims)
+            }
+        }
     }
+
+    fn check_proof(&self, req: &Presented, token: &str, jkt: &str) -> Result<(), Refusal> {
+        let bad = |reason: &str| Refusal::dpop("invalid_dpop_proof", reason);
+        let [proof] = req.proofs.as_slice() else {
+            return Err(bad("exactly one DPoP proof header is needed"));
+        };
+        let header = decode_header(proof).map_err(|e| bad(&format!("proof header: {e}")))?;
+        if header.typ.as_deref() != Some("dpop+jwt") {
+            return Err(bad("the proof's typ is not dpop+jwt"));
+        }
+        if matches!(
+            header.alg,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(bad("the proof's alg is symmetric"));
+        }
+        let jwk = header.jwk.ok_or_else(|| bad("the proof has no jwk"))?;
+        let key = DecodingKey::from_jwk(&jwk).map_err(|e| bad(&format!("proof jwk: {e}")))?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_required_spec_claims::<&str>(&[]);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        let claims = decode::<Map<String, Value>>(proof, &key, &validation)
+            .map_err(|e| bad(&format!("proof signature: {e}")))?
+            .claims;
+        // The binding: the proof's key is the one the token names.
+        let thumbprint = jwk
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .map_err(|e| bad(&format!("proof jwk: {e}")))?;
+        if thumbprint != jkt {
+            return Err(Refusal::dpop(
+                "invalid_token",
+                "the proof's key is not the key the token is bound to",
+            ));
+        }
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        let ath = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            token.as_bytes(),
+        ));
+        if text("ath") != Some(ath.as_str()) {
+            return Err(bad("the proof's ath is not the hash of this token"));
+        }
+        if text("htm") != Some(req.method.as_str()) {
+            return Err(bad("the proof's htm is not this request's method"));
+        }
+        let htu = text("htu").map(|u| u.split(['?', '#']).next().unwrap_or(u));
+        let wanted = format!("{}{}", self.public_url.trim_end_matches('/'), req.path);
+        if htu != Some(wanted.as_str()) {
+            return Err(bad("the proof's htu is not this request's URL"));
+        }
+        let now = unix_now();
+        let iat = claims
+            .get("iat")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("the proof has no iat"))?;
+        if iat + PROOF_MAX_AGE < now || iat > now + PROOF_LEEWAY {
+            return Err(bad("the proof is not fresh (iat)"));
+        }
+        let jti = text("jti")
+            .filter(|j| !j.is_empty())
+            .ok_or_else(|| bad("the proof has no jti"))?;
+        let mut seen = self.proofs_seen.lock().map_err(|_| bad("poisoned"))?;
+        seen.retain(|_, until| *until > now);
+        if seen
+            .insert(format!("{jkt} {jti}"), iat + PROOF_MAX_AGE + 1)
+            .is_some()
+        {
+            return Err(bad("the proof was used before (jti)"));
+        }
+        Ok(())
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 async fn api(
@@ -220,34 +373,56 @@ async fn api(
     state: actix_web::web::Data<Api>,
 ) -> actix_web::HttpResponse {
     use actix_web::HttpResponse;
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = |name: &str| {
+        req.headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let presented = Presented {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        authorization: header("authorization").into_iter().next(),
+        proofs: header("dpop"),
+    };
     let state = state.into_inner();
-    let checked = actix_web::web::block(move || state.check(authorization.as_deref())).await;
+    let checked = actix_web::web::block(move || state.check(&presented)).await;
     match checked {
         Ok(Ok(claims)) => HttpResponse::Ok().json(serde_json::json!({ "claims": claims })),
-        Ok(Err(e)) => {
+        Ok(Err(refusal)) => {
             // RFC 6750 §3: the reason goes in error_description, quoted, without quotes inside.
-            let reason = format!("{e:#}").replace(['"', '\\'], "'");
+            let reason = refusal.reason.replace(['"', '\\'], "'");
             eprintln!("refused: {reason}");
+            let algs = if refusal.scheme == "DPoP" {
+                ", algs=\"ES256 ES384 EdDSA PS256 RS256\""
+            } else {
+                ""
+            };
             HttpResponse::Unauthorized()
                 .insert_header((
                     "WWW-Authenticate",
-                    format!("Bearer error=\"invalid_token\", error_description=\"{reason}\""),
+                    format!(
+                        "{} error=\"{}\", error_description=\"{reason}\"{algs}",
+                        refusal.scheme, refusal.error
+                    ),
                 ))
-                .json(serde_json::json!({ "error": "invalid_token", "error_description": reason }))
+                .json(serde_json::json!({ "error": refusal.error, "error_description": reason }))
         }
         Err(_) => HttpResponse::InternalServerError().finish(),
     }
 }
 
 fn serve(args: Args, listen: String) -> std::io::Result<()> {
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}"));
     let state = actix_web::web::Data::new(Api {
         args,
+        public_url,
         jwks: Mutex::new(None),
+        proofs_seen: Mutex::new(HashMap::new()),
     });
     eprintln!("resource server listening on {listen}");
     actix_web::rt::System::new().block_on(
