@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tokenmint interop suite: proves third-party clients and validators accept tokenmint.
 #
-#   bash tests/interop/run.sh            (from the repo root, after `cargo build --release --examples`)
+#   bash tests/interop/run.sh            (from the repo root, after `cargo build --release --bins --examples`:
+#                                         --examples alone does not rebuild the tokenmint binary)
 #
 # Self-installing: creates tests/interop/.venv (pinned python/requirements.txt) and
 # tests/interop/node/node_modules (npm ci from the committed package-lock.json); both are
@@ -14,6 +15,9 @@
 # private_key_jwt run (RFC 7523 §2.2): client keys made with openssl, their public JWKs inline and
 # in a jwks_file; authlib PrivateKeyJWT and openid-client PrivateKeyJwt get tokens that validate,
 # and are refused (401 invalid_client) when the configured JWK is another key.
+# Then one DPoP run (RFC 9449): requests-oauth2client and oauth4webapi get DPoP-bound tokens
+# (cnf.jkt) for a require_dpop client and use them at examples/resource_server --listen, which
+# also refuses hand-made bad proofs; then the same against a server with [dpop] require_nonce.
 # Last line: "N passed, N failed" (checks); exit status 1 if anything failed.
 #
 # Environment:
@@ -32,7 +36,21 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 read -r -a ALGS <<<"${INTEROP_ALGS:-ES256 ES384 EdDSA RS256 PS256}"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tokenmint-interop.XXXXXX")
 
+# The DPoP run's examples/resource_server --listen, stopped like the server (by PID).
+RS_PID=""
+stop_rs() {
+  local pid=${RS_PID:-}
+  [ -n "$pid" ] || return 0
+  RS_PID=""
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+
 cleanup() {
+  stop_rs
   stop_server
   if [ "${INTEROP_KEEP:-0}" = 1 ]; then echo "(kept $WORK)"; else rm -rf "$WORK"; fi
 }
@@ -43,7 +61,7 @@ setup_all
 
 
 if [ ! -x "$BIN" ]; then
-  fail "tokenmint binary" "$BIN not found (run cargo build --release --examples first)"
+  fail "tokenmint binary" "$BIN not found (run cargo build --release --bins --examples first)"
   echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
   exit 1
 fi
@@ -241,6 +259,118 @@ print("; ".join(bad) if bad else "ok")
       pass "[pkjwt] /metrics: issued and refused requests counted per client, the wrong keys as reason=bad_signature"
     else
       fail "[pkjwt] /metrics: issued and refused requests counted per client" "$out"
+    fi
+    stop_server
+  fi
+fi
+
+# ------------------------------------------------------------------ DPoP run (RFC 9449)
+DPOP_ID=dpop-client
+DPOP_SECRET=dpop-secret
+
+# start_rs NAME ISSUER: examples/resource_server in API mode on a free port, trusting ISSUER;
+# sets RS_PID and RS_URL (its --public-url, the htu base of proofs), returns 1 if it never answered.
+start_rs() {
+  local name=$1 iss=$2 port i code
+  if [ ! -x "$RS_BIN" ]; then
+    fail "[$name] examples/resource_server --listen" "$RS_BIN missing (cargo build --release --examples)"
+    return 1
+  fi
+  port=$(free_port)
+  RS_URL=http://127.0.0.1:$port
+  "$RS_BIN" --jwks "$iss/jwks" --issuer "$iss" --audience "$AUD" --listen "127.0.0.1:$port" \
+    --public-url "$RS_URL" >"$WORK/rs-$name.log" 2>&1 &
+  RS_PID=$!
+  for i in $(seq 1 100); do
+    if ! kill -0 "$RS_PID" 2>/dev/null; then
+      wait "$RS_PID" 2>/dev/null || true
+      RS_PID=""
+      fail "[$name] examples/resource_server --listen" "exited during startup: $(tail -n 5 "$WORK/rs-$name.log" | tr '\n' ' ')"
+      return 1
+    fi
+    code=$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$RS_URL/reports" || true)
+    if [ "$code" = 401 ]; then
+      pass "[$name] examples/resource_server --listen $RS_URL: GET without a token 401" "after ~$((i * 2))00 ms"
+      return 0
+    fi
+    sleep 0.2
+  done
+  fail "[$name] examples/resource_server --listen" "GET $RS_URL/reports not 401 within 20 s: $(tail -n 5 "$WORK/rs-$name.log" | tr '\n' ' ')"
+  stop_rs
+  return 1
+}
+
+# dpop_checks NAME ISSUER [--nonce]: both checkers against the running server and resource server.
+dpop_checks() {
+  local name=$1 iss=$2; shift 2
+  run_tool "[$name] python/dpop.py" "$PY" "$HERE/python/dpop.py" --issuer "$iss" --resource "$RS_URL" --alg ES256 \
+    --audience "$AUD" --client-id "$DPOP_ID" --client-secret "$DPOP_SECRET" --tag "$name" "$@"
+  run_tool "[$name] node/dpop.mjs" node "$NODE_DIR/dpop.mjs" --issuer "$iss" --resource "$RS_URL" --alg ES256 \
+    --audience "$AUD" --client-id "$DPOP_ID" --client-secret "$DPOP_SECRET" --tag "$name" "$@"
+}
+
+# dpop_metric ISSUER RESULT: tokenmint_token_requests_total of the DPoP client for RESULT.
+dpop_metric() {
+  curl -sS --max-time 10 "$1/metrics" | "$PY" -c '
+import re, sys
+want = sys.argv[1]
+n = 0
+for line in sys.stdin:
+    m = re.match(r"^tokenmint_token_requests_total\{([^}]*)\} (\S+)$", line.strip())
+    if m and sorted(m.group(1).split(",")) == sorted([f"client_id=\"{sys.argv[2]}\"", f"result=\"{want}\""]):
+        n = float(m.group(2))
+print(f"{n:g}")
+' "$2" "$DPOP_ID" 2>&1 || true
+}
+
+log "DPoP (RFC 9449): requests-oauth2client and oauth4webapi, bound tokens used at examples/resource_server --listen"
+DP=$WORK/dpop
+mkdir -p "$DP"
+if KID="" && keygen ES256 "$DP/server-keys"; then
+  dpop_client() {
+    echo
+    echo "[[clients]]"
+    echo "id = \"$DPOP_ID\""
+    echo "secret = \"$DPOP_SECRET\""
+    echo 'scopes = ["reports:read"]'
+    echo 'default_scopes = ["reports:read"]'
+    echo "require_dpop = true"
+  }
+  PORT=$(free_port)
+  ISS=http://127.0.0.1:$PORT
+  write_config "$WORK/dpop.toml" "$ISS" "$PORT" "$DP/server-keys"
+  dpop_client >>"$WORK/dpop.toml"
+  if start_server dpop "$WORK/dpop.toml" "$ISS"; then
+    if start_rs dpop "$ISS"; then
+      dpop_checks dpop "$ISS"
+      stop_rs
+    fi
+    stop_server
+  fi
+
+  log "DPoP with server nonces ([dpop] require_nonce = true)"
+  head -c 32 /dev/urandom >"$DP/nonce.key"
+  PORT=$(free_port)
+  ISS=http://127.0.0.1:$PORT
+  write_config "$WORK/dpop-nonce.toml" "$ISS" "$PORT" "$DP/server-keys"
+  {
+    dpop_client
+    echo
+    echo "[dpop]"
+    echo "require_nonce = true"
+    echo "nonce_secret_file = \"$DP/nonce.key\""
+  } >>"$WORK/dpop-nonce.toml"
+  if start_server dpop-nonce "$WORK/dpop-nonce.toml" "$ISS"; then
+    if start_rs dpop-nonce "$ISS"; then
+      dpop_checks dpop-nonce "$ISS" --nonce
+      stop_rs
+    fi
+    # Each library's first token request was answered use_dpop_nonce, and nothing else was refused.
+    out="$(dpop_metric "$ISS" use_dpop_nonce) $(dpop_metric "$ISS" invalid_dpop_proof)"
+    if [ "$out" = "2 0" ]; then
+      pass "[dpop-nonce] /metrics: use_dpop_nonce counted twice for $DPOP_ID (one per library), invalid_dpop_proof 0"
+    else
+      fail "[dpop-nonce] /metrics: use_dpop_nonce twice, invalid_dpop_proof 0" "got use_dpop_nonce, invalid_dpop_proof = $out"
     fi
     stop_server
   fi
