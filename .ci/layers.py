@@ -14,7 +14,7 @@ import sys
 # layer (as long as no cycle forms), never of a higher one.
 LAYERS = [
     # foundations: no knowledge of tokenmint's settings
-    ["clock", "crypto", "pem", "ca", "secret_hash", "scope", "jose"],
+    ["clock", "crypto", "pem", "ca", "secret_hash", "scope", "jose", "x509"],
     # what the operator wrote, validated
     ["config"],
     # keys, tokens, clients, limits: each knows config, none knows OAuth requests

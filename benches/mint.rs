@@ -30,6 +30,8 @@ fn client() -> Client {
             quota: None,
             require_dpop: false,
             dpop_nonce: false,
+            subject: None,
+            certificate_bound: false,
         },
         &[],
     )

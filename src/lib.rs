@@ -33,6 +33,7 @@ pub mod telemetry;
 mod throttle;
 mod tls;
 pub mod token;
+mod x509;
 
 pub use startup::Application;
 pub use store::ReplayCache;

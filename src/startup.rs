@@ -41,6 +41,7 @@ impl Application {
         let (tls, cert_store) = match &server.tls {
             Some(tls) => {
                 let (config, store, warnings) = crate::tls::server_config(tls)?;
+                store.ask_client_cert(settings.clients.iter().any(|c| c.needs_certificate()));
                 log_warnings(&warnings);
                 (Some(config), Some(store))
             }
@@ -174,10 +175,13 @@ fn public_server(
     // which bound what one stream or connection makes the server buffer.
     .client_request_timeout(server.request_timeout)
     .max_connections(connections_per_worker(server, server.workers))
-    .on_connect(in_flight::on_connect(connections_per_worker(
-        server,
-        server.workers,
-    )))
+    .on_connect({
+        let admit = in_flight::on_connect(connections_per_worker(server, server.workers));
+        move |connection, extensions| {
+            admit(connection, extensions);
+            crate::http::client_cert::capture(connection, extensions);
+        }
+    })
     .h2_initial_window_size(16 * 1024)
     .h2_initial_connection_window_size(64 * 1024);
     if server.workers > 0 {

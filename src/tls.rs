@@ -12,15 +12,20 @@
 //! ticket support, an in-memory session cache.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::UnixTime;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
-use rustls::ServerConfig;
+use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 
 use crate::config::TlsSettings;
 
@@ -47,24 +52,93 @@ pub enum TlsError {
 }
 
 /// The certificate chain and key new connections are served, replaced
-/// whole by [`store`](Self::store).
+/// whole by [`store`](Self::store), and whether handshakes ask for a
+/// client certificate.
 #[derive(Debug)]
-pub struct CertStore(ArcSwap<CertifiedKey>);
+pub struct CertStore {
+    key: ArcSwap<CertifiedKey>,
+    ask_client_cert: AtomicBool,
+}
 
 impl CertStore {
     pub fn new(key: CertifiedKey) -> Self {
-        Self(ArcSwap::from_pointee(key))
+        Self {
+            key: ArcSwap::from_pointee(key),
+            ask_client_cert: AtomicBool::new(false),
+        }
     }
 
     /// Serves `key` to every connection that starts from now on.
     pub fn store(&self, key: CertifiedKey) {
-        self.0.store(Arc::new(key));
+        self.key.store(Arc::new(key));
+    }
+
+    /// Whether handshakes from now on ask for a client certificate (some
+    /// client authenticates with one or has its tokens bound to one).
+    pub fn ask_client_cert(&self, ask: bool) {
+        self.ask_client_cert.store(ask, Ordering::Relaxed);
     }
 }
 
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.load_full())
+        Some(self.key.load_full())
+    }
+}
+
+/// Asks for (never requires) a client certificate when the [`CertStore`]
+/// says so, and accepts any: the handshake proves the client holds the
+/// certificate's key, and the token endpoint decides what the certificate
+/// is worth (a chain to `[mtls] ca_file` for `tls_client_auth`, a key of
+/// the client for `self_signed_tls_client_auth`, RFC 8705 §2).
+#[derive(Debug)]
+struct AskClientCert {
+    store: Arc<CertStore>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for AskClientCert {
+    fn offer_client_auth(&self) -> bool {
+        self.store.ask_client_cert.load(Ordering::Relaxed)
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
     }
 }
 
@@ -97,7 +171,10 @@ pub fn server_config(
             path: tls.cert.clone(),
             reason: e.to_string(),
         })?
-        .with_no_client_auth()
+        .with_client_cert_verifier(Arc::new(AskClientCert {
+            store: Arc::clone(&store),
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        }))
         .with_cert_resolver(Arc::clone(&store) as Arc<dyn ResolvesServerCert>);
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
     config.ticketer =

@@ -157,7 +157,11 @@ impl Authenticator<'_> {
         }
     }
 
-    async fn keys(&self, source: &KeySource, kid: Option<&str>) -> Result<Arc<PublicKeys>, Reason> {
+    pub(super) async fn keys(
+        &self,
+        source: &KeySource,
+        kid: Option<&str>,
+    ) -> Result<Arc<PublicKeys>, Reason> {
         match source {
             KeySource::Static(keys) => Ok(Arc::clone(keys)),
             KeySource::Remote(remote) => self

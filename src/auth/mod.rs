@@ -7,6 +7,7 @@
 //! It knows no HTTP framework: routes render the outcome and count it.
 
 mod assertion;
+mod certificate;
 mod jws;
 mod secret;
 mod verified;
@@ -15,16 +16,20 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::WebPkiClientVerifier;
 use tokio::sync::Semaphore;
 
 use crate::clients::{Client, ClientRegistry};
-use crate::config::{Settings, ThrottleSettings};
+use crate::config::{AuthMethod, Settings, ThrottleSettings};
 use crate::jwks::RemoteRegistry;
 use crate::oauth::credentials::Credential;
 use crate::oauth::OAuthError;
 use crate::store::{Reservation, Store};
 use crate::throttle::{Keys, Limits, Refusal, Throttle};
 use verified::{Flights, Verified};
+
+pub use certificate::ClientCertificate;
 
 /// Declares [`Reason`] with each variant's label, listed once.
 macro_rules! reasons {
@@ -85,6 +90,18 @@ reasons! {
     /// The shared store failed and `[store] on_error = "closed"` (503; not
     /// counted as a failure).
     StoreUnavailable => "store_unavailable",
+    /// mTLS: the client authenticates with a certificate, or has its
+    /// tokens bound to one, and the request brought none.
+    NoCertificate => "no_certificate",
+    /// mTLS: the certificate does not chain to `[mtls] ca_file`, or does
+    /// not name the client, or its key is none of the client's.
+    CertificateMismatch => "certificate_mismatch",
+    /// A `Client-Cert` header from a peer not in `[mtls] trusted_proxies`
+    /// (ignored; counted, not refused).
+    UntrustedClientCertHeader => "untrusted_client_cert_header",
+    /// A `Client-Cert` header from a trusted proxy that is not `:base64:`
+    /// of a certificate.
+    BadClientCertHeader => "bad_client_cert_header",
 }
 
 /// A failed authentication: why, and the configured client the request
@@ -164,6 +181,8 @@ pub struct AssertionRules {
     pub strict_audience: bool,
     pub max_assertion_lifetime: u64,
     pub min_refresh: Duration,
+    /// What `tls_client_auth` certificates chain to (`[mtls] ca_file`).
+    pub client_ca: Option<Arc<dyn ClientCertVerifier>>,
 }
 
 impl AssertionRules {
@@ -175,27 +194,75 @@ impl AssertionRules {
             strict_audience: settings.client_auth.strict_audience,
             max_assertion_lifetime: settings.client_auth.max_assertion_lifetime,
             min_refresh: Duration::from_secs(settings.client_auth.jwks_min_refresh),
+            client_ca: client_ca(&settings.mtls.roots),
         }
     }
 }
 
+/// A rustls-webpki verifier of chains to `roots` (none without roots).
+fn client_ca(
+    roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> Option<Arc<dyn ClientCertVerifier>> {
+    if roots.is_empty() {
+        return None;
+    }
+    let mut store = rustls::RootCertStore::empty();
+    let (added, _) = store.add_parsable_certificates(roots.iter().cloned());
+    if added == 0 {
+        tracing::warn!("[mtls] ca_file holds no usable CA certificate: tls_client_auth fails");
+        return None;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider)
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| tracing::warn!("[mtls] ca_file cannot verify client certificates: {e}"))
+        .ok()
+}
+
 impl Authenticator<'_> {
-    /// The client `credential` proves, from `source`.
+    /// The client `credential` proves, from `source`, over a connection
+    /// (or proxy) that presented `cert`.
     pub async fn authenticate(
         &self,
         credential: &Credential,
         source: Option<IpAddr>,
+        cert: Option<&ClientCertificate>,
     ) -> Result<Arc<Client>, Failure> {
-        match credential {
+        let client = match credential {
             Credential::Assertion(a) => self.assertion(a, source).await,
             Credential::Basic(secret) => self.secret(credential, secret, true, source).await,
             Credential::Post(secret) => self.secret(credential, secret, false, source).await,
+            Credential::Absent {
+                client_id: Some(id),
+            } if self.by_certificate(id) => self.certificate(id, cert, source).await,
             Credential::Absent { .. } => Err(Failure {
                 reason: Reason::NoCredentials,
                 client: self.clients.find(credential.client_ids()).cloned(),
                 basic: true,
             }),
+        }?;
+        // Its tokens are bound to a certificate: without one, none.
+        if client.settings.certificate_bound && cert.is_none() {
+            return Err(Failure {
+                reason: Reason::NoCertificate,
+                client: Some(client),
+                basic: false,
+            });
         }
+        Ok(client)
+    }
+
+    /// Whether the client `id` names may authenticate with a certificate.
+    fn by_certificate(&self, id: &str) -> bool {
+        self.clients.get(id).is_some_and(|c| {
+            c.settings.auth_methods.iter().any(|m| {
+                matches!(
+                    m,
+                    AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+                )
+            })
+        })
     }
 
     /// The throttle step every flow starts with: refused (429) before any

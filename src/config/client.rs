@@ -12,6 +12,7 @@ use super::settings::{
 };
 use crate::scope;
 use crate::secret_hash::{SecretHash, WEAK_ITERATIONS};
+use crate::x509::{Dn, Subject};
 
 /// The hash shipped in `config/production.example.toml`: it parses, so the
 /// template checks, but its hash is all zero bytes, which no secret can
@@ -124,7 +125,13 @@ fn client(
             "must be non-empty and without control characters",
         );
     }
-    let uses_secret = auth_methods.iter().any(|m| *m != AuthMethod::PrivateKeyJwt);
+    let uses_secret = auth_methods.iter().any(|m| {
+        matches!(
+            m,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        )
+    });
+    let subject = subject(&at, &c, &auth_methods, &mut f);
     let secrets = secrets(&at, &c, uses_secret, &mut f);
     let grant_types = c
         .grant_types
@@ -166,6 +173,8 @@ fn client(
         quota: quota(&at, c.quota, &mut f),
         require_dpop: c.require_dpop,
         dpop_nonce: c.dpop_nonce,
+        subject,
+        certificate_bound: c.certificate_bound,
     };
     Checked::new(value, f)
 }
@@ -220,14 +229,22 @@ fn assertion_keys(
             at.says("is only used with jwks_uri"),
         );
     }
-    if !methods.contains(&AuthMethod::PrivateKeyJwt) {
+    let self_signed = methods.contains(&AuthMethod::SelfSignedTlsClientAuth);
+    if !methods.contains(&AuthMethod::PrivateKeyJwt) && !self_signed {
         if let Some(first) = given.first() {
             at.unset(
                 f,
                 first,
-                "is set but auth_methods does not list \"private_key_jwt\": add it, or remove the keys",
+                "is set but auth_methods lists neither \"private_key_jwt\" nor \"self_signed_tls_client_auth\": add one, or remove the keys",
             );
         }
+        return None;
+    }
+    if self_signed && c.federated.is_some() {
+        f.problem(
+            at.key("federated"),
+            at.says("self_signed_tls_client_auth matches the certificate's key against the client's own keys: give jwks, jwks_file or jwks_uri instead"),
+        );
         return None;
     }
     match given.as_slice() {
@@ -320,12 +337,64 @@ impl Key {
     }
 }
 
+/// A `tls_client_auth` client's one subject (RFC 8705 §2.1.2).
+fn subject(at: &Key, c: &RawClient, methods: &[AuthMethod], f: &mut Findings) -> Option<Subject> {
+    let given: Vec<(&str, &String)> = [
+        ("tls_client_auth_subject_dn", &c.tls_client_auth_subject_dn),
+        ("tls_client_auth_san_dns", &c.tls_client_auth_san_dns),
+        ("tls_client_auth_san_uri", &c.tls_client_auth_san_uri),
+        ("tls_client_auth_san_ip", &c.tls_client_auth_san_ip),
+        ("tls_client_auth_san_email", &c.tls_client_auth_san_email),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, value.as_ref()?)))
+    .collect();
+    if !methods.contains(&AuthMethod::TlsClientAuth) {
+        if let Some((name, _)) = given.first() {
+            f.problem(at.key(name), at.says("is set but auth_methods does not list \"tls_client_auth\": add it, or remove the subject"));
+        }
+        return None;
+    }
+    let (name, value) = match given.as_slice() {
+        [] => {
+            at.unset(f, "tls_client_auth_subject_dn", "uses tls_client_auth but names no subject: set exactly one of tls_client_auth_subject_dn (e.g. \"CN=inventory,O=Example\"), tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip or tls_client_auth_san_email");
+            return None;
+        }
+        [one] => *one,
+        many => {
+            f.problem(
+                at.key(many[1].0),
+                at.says(format!(
+                    "set exactly one subject field, not {} and {}",
+                    many[0].0, many[1].0
+                )),
+            );
+            return None;
+        }
+    };
+    let value = value.trim();
+    let subject = match name {
+        "tls_client_auth_subject_dn" => Dn::parse(value).map(Subject::Dn),
+        "tls_client_auth_san_ip" => value
+            .parse()
+            .map(Subject::Ip)
+            .map_err(|_| format!("\"{value}\" is not an IP address")),
+        _ if value.is_empty() => Err("is empty".to_string()),
+        "tls_client_auth_san_dns" => Ok(Subject::Dns(value.to_string())),
+        "tls_client_auth_san_uri" => Ok(Subject::Uri(value.to_string())),
+        _ => Ok(Subject::Email(value.to_string())),
+    };
+    subject
+        .map_err(|e| f.problem(at.key(name), at.says(e)))
+        .ok()
+}
+
 fn secrets(at: &Key, c: &RawClient, uses_secret: bool, f: &mut Findings) -> Vec<ClientSecret> {
     if !uses_secret {
         if c.secret.is_some() || c.secret_hash.is_some() || c.previous_secret_hash.is_some() {
             f.problem(
                 at.key("secret_hash"),
-                at.says("a secret is set but auth_methods allows only private_key_jwt: remove the secret, or add client_secret_basic"),
+                at.says("a secret is set but auth_methods lists no secret method: remove the secret, or add client_secret_basic"),
             );
         }
         return Vec::new();
@@ -455,14 +524,12 @@ fn auth_methods(at: &Key, names: Option<Vec<String>>, f: &mut Findings) -> Vec<A
     }
     let mut methods = Vec::new();
     for m in &names {
-        match m.as_str() {
-            "client_secret_basic" => methods.push(AuthMethod::ClientSecretBasic),
-            "client_secret_post" => methods.push(AuthMethod::ClientSecretPost),
-            "private_key_jwt" => methods.push(AuthMethod::PrivateKeyJwt),
-            other => f.problem(
+        match AuthMethod::parse(m) {
+            Some(method) => methods.push(method),
+            None => f.problem(
                 at.key("auth_methods"),
                 at.says(format!(
-                    "\"{other}\" is not supported (client_secret_basic, client_secret_post, private_key_jwt)"
+                    "\"{m}\" is not supported (client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth, self_signed_tls_client_auth)"
                 )),
             ),
         }

@@ -7,6 +7,7 @@ mod client;
 mod dpop;
 mod issuers;
 mod load;
+mod mtls;
 mod problem;
 mod raw;
 mod settings;
@@ -19,7 +20,7 @@ pub use problem::Problem;
 pub use raw::{LogFormat, OnError, ScopePolicy};
 pub use settings::{
     AssertionKeys, AuthMethod, ClientAuthSettings, ClientSecret, ClientSettings, DpopSettings,
-    GrantSettings, IssuerSettings, KeySettings, KeySource, LoadedConfig, Quota, RemoteSource,
-    ServerSettings, Settings, StoreNodes, StoreSettings, ThrottleSettings, TlsSettings,
-    TokenSettings,
+    GrantSettings, IssuerSettings, KeySettings, KeySource, LoadedConfig, MtlsSettings, Quota,
+    RemoteSource, ServerSettings, Settings, StoreNodes, StoreSettings, ThrottleSettings,
+    TlsSettings, TokenSettings,
 };

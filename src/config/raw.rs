@@ -30,6 +30,16 @@ pub struct RawConfig {
     pub store: Option<RawStore>,
     #[serde(default)]
     pub dpop: RawDpop,
+    #[serde(default)]
+    pub mtls: RawMtls,
+}
+
+/// `[mtls]`: where client certificates are checked from (docs/sender-constrained.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMtls {
+    pub ca_file: Option<String>,
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `[dpop]`: how DPoP proofs are checked (docs/sender-constrained.md).
@@ -302,6 +312,15 @@ pub struct RawClient {
     /// Its proofs must carry a nonce tokenmint issued.
     #[serde(default)]
     pub dpop_nonce: bool,
+    /// `tls_client_auth`: the one subject its certificate must carry.
+    pub tls_client_auth_subject_dn: Option<String>,
+    pub tls_client_auth_san_dns: Option<String>,
+    pub tls_client_auth_san_uri: Option<String>,
+    pub tls_client_auth_san_ip: Option<String>,
+    pub tls_client_auth_san_email: Option<String>,
+    /// Tokens bound to the client certificate of the connection.
+    #[serde(default)]
+    pub certificate_bound: bool,
 }
 
 /// A client's `quota = { per_hour, per_day }`: tokens per fixed UTC window.

@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ipnet::IpNet;
+use rustls_pki_types::CertificateDer;
 
 use super::raw::{LogFormat, OnError, ScopePolicy};
 use crate::jose::PublicKeys;
 use crate::secret_hash::SecretHash;
+use crate::x509::Subject;
 
 /// A validated configuration, the file it came from, and its warnings.
 #[derive(Debug)]
@@ -39,6 +41,18 @@ pub struct Settings {
     /// `None`: the limits live in this process only.
     pub store: Option<StoreSettings>,
     pub dpop: DpopSettings,
+    pub mtls: MtlsSettings,
+}
+
+/// `[mtls]`, its CA file read.
+#[derive(Debug, Clone, Default)]
+pub struct MtlsSettings {
+    /// The CAs `tls_client_auth` certificates chain to (DER).
+    pub roots: Vec<CertificateDer<'static>>,
+    /// TCP peers whose `Client-Cert` header is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The files read (for reloads).
+    pub files: Vec<PathBuf>,
 }
 
 /// `[dpop]`, its secret file read.
@@ -240,13 +254,19 @@ pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
     PrivateKeyJwt,
+    /// RFC 8705 §2.1: a certificate from `[mtls] ca_file` naming the client.
+    TlsClientAuth,
+    /// RFC 8705 §2.2: a certificate whose key is one of the client's.
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
-    pub const ALL: [AuthMethod; 3] = [
+    pub const ALL: [AuthMethod; 5] = [
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
         AuthMethod::PrivateKeyJwt,
+        AuthMethod::TlsClientAuth,
+        AuthMethod::SelfSignedTlsClientAuth,
     ];
 
     pub fn name(self) -> &'static str {
@@ -254,7 +274,13 @@ impl AuthMethod {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::TlsClientAuth => "tls_client_auth",
+            AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
     }
 }
 
@@ -296,6 +322,24 @@ pub struct ClientSettings {
     pub require_dpop: bool,
     /// Its DPoP proofs must carry a nonce tokenmint issued.
     pub dpop_nonce: bool,
+    /// `tls_client_auth`: the subject its certificate must carry.
+    pub subject: Option<Subject>,
+    /// Its tokens are bound to the connection's client certificate.
+    pub certificate_bound: bool,
+}
+
+impl ClientSettings {
+    /// Whether the client authenticates with a certificate, or has its
+    /// tokens bound to one: the TLS listener then asks for certificates.
+    pub fn needs_certificate(&self) -> bool {
+        self.certificate_bound
+            || self.auth_methods.iter().any(|m| {
+                matches!(
+                    m,
+                    AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+                )
+            })
+    }
 }
 
 /// Caps on the tokens a client gets in each fixed UTC window (0: none).

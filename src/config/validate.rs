@@ -14,11 +14,12 @@ use super::client::clients;
 use super::issuers::{client_auth, trusted_issuers};
 use super::problem::{Checked, Dropped, Findings};
 use super::raw::{
-    LogFormat, RawConfig, RawGrants, RawKeys, RawLog, RawServer, RawThrottle, RawTokens,
+    LogFormat, RawConfig, RawDpop, RawGrants, RawKeys, RawLog, RawMtls, RawServer, RawStore,
+    RawThrottle, RawTokens,
 };
 use super::settings::{
-    GrantSettings, KeySettings, ServerSettings, Settings, ThrottleSettings, TlsSettings,
-    TokenSettings,
+    ClientSettings, DpopSettings, GrantSettings, KeySettings, MtlsSettings, ServerSettings,
+    Settings, StoreSettings, ThrottleSettings, TlsSettings, TokenSettings,
 };
 
 /// The result of validating a whole file: the settings when nothing is
@@ -35,17 +36,7 @@ pub(super) struct Validated {
 /// `dropped`: the sections where `load` dropped an unknown or mistyped key.
 pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Validated {
     let mut all = Findings::default();
-    let jwks_files: Vec<PathBuf> = raw
-        .clients
-        .iter()
-        .filter_map(|c| c.jwks_file.as_deref())
-        .chain(
-            raw.trusted_issuers
-                .iter()
-                .filter_map(|t| t.jwks_file.as_deref()),
-        )
-        .map(PathBuf::from)
-        .collect();
+    let jwks_files = jwks_files(&raw);
     let nonce_clients = super::dpop::nonce_clients(&raw.clients);
     let issuer = all.take(issuer(&raw.issuer, &raw.server.listen));
     let server = all.take(server(raw.server, &raw.issuer));
@@ -58,11 +49,16 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
     let tokens = all.take(tokens);
     let client_credentials = all.take(grants(raw.grants));
     let throttle = all.take(throttle(raw.throttle));
-    let store = all.take(super::store::store(raw.store));
-    let dpop = all.take(super::dpop::dpop(raw.dpop, &nonce_clients));
     let log_format = all.take(log(raw.log));
     let clients = all.take(clients);
     let tls = server.as_ref().and_then(|s| s.tls.clone());
+    let raw_guards = (raw.store, raw.dpop, raw.mtls);
+    let guards = all.take(guards(
+        raw_guards,
+        &nonce_clients,
+        clients.as_deref(),
+        tls.is_some(),
+    ));
     let settings = match (
         issuer,
         server,
@@ -72,7 +68,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
         throttle,
         log_format,
         (client_auth, trusted_issuers),
-        (clients, store, dpop),
+        (clients, guards),
     ) {
         (
             Some(i),
@@ -83,7 +79,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
             Some(th),
             Some(l),
             (Some(client_auth), Some(trusted_issuers)),
-            (Some(c), Some(store), Some(dpop)),
+            (Some(c), Some(guards)),
         ) if all.problems.is_empty() => Some(Settings {
             source: path.to_path_buf(),
             issuer: i,
@@ -97,8 +93,9 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
             trusted_issuers,
             clients: c,
             jwks_files,
-            store,
-            dpop,
+            store: guards.store,
+            dpop: guards.dpop,
+            mtls: guards.mtls,
         }),
         _ => None,
     };
@@ -108,6 +105,57 @@ pub(super) fn validate(raw: RawConfig, path: &Path, dropped: &Dropped) -> Valida
         tls,
         findings: all,
     }
+}
+
+/// Every `jwks_file` of clients and trusted issuers.
+fn jwks_files(raw: &RawConfig) -> Vec<PathBuf> {
+    raw.clients
+        .iter()
+        .filter_map(|c| c.jwks_file.as_deref())
+        .chain(
+            raw.trusted_issuers
+                .iter()
+                .filter_map(|t| t.jwks_file.as_deref()),
+        )
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// `[store]`, `[dpop]` and `[mtls]`: what guards tokens beyond client
+/// authentication.
+struct Guards {
+    store: Option<StoreSettings>,
+    dpop: DpopSettings,
+    mtls: MtlsSettings,
+}
+
+/// The three sections, and what the clients (when valid) need of them.
+fn guards(
+    (store, dpop, mtls): (Option<RawStore>, RawDpop, RawMtls),
+    nonce_clients: &[String],
+    clients: Option<&[ClientSettings]>,
+    tls: bool,
+) -> Checked<Guards> {
+    let mut f = Findings::default();
+    let ca_file = mtls.ca_file.is_some();
+    let store = super::store::store(store);
+    let dpop = super::dpop::dpop(dpop, nonce_clients);
+    let mtls = super::mtls::mtls(mtls);
+    if let Some(clients) = clients {
+        f.take(Checked::new(
+            (),
+            super::mtls::needs(&mtls.value, tls, ca_file, clients),
+        ));
+    }
+    let value = Guards {
+        store: store.value.clone(),
+        dpop: dpop.value.clone(),
+        mtls: mtls.value.clone(),
+    };
+    f.take(store);
+    f.take(dpop);
+    f.take(mtls);
+    Checked::new(value, f)
 }
 
 /// RFC 8414 §2: an absolute `https` (or, for development, `http`) URL with a
@@ -313,9 +361,20 @@ pub(super) fn grants(raw: RawGrants) -> Checked<GrantSettings> {
 /// is a /32 or /128).
 pub(super) fn throttle(raw: RawThrottle) -> Checked<ThrottleSettings> {
     let mut f = Findings::default();
+    let trusted_proxies = networks("throttle.trusted_proxies", &raw.trusted_proxies, &mut f);
+    let value = ThrottleSettings {
+        failures_per_client: raw.failures_per_client,
+        failures_per_address: raw.failures_per_address,
+        trusted_proxies,
+    };
+    Checked::new(value, f)
+}
+
+/// Addresses or CIDR ranges, each checked under `key[i]`.
+pub(super) fn networks(key: &str, raw: &[String], f: &mut Findings) -> Vec<IpNet> {
     let mut trusted_proxies = Vec::new();
-    for (i, p) in raw.trusted_proxies.iter().enumerate() {
-        let key = format!("throttle.trusted_proxies[{i}]");
+    for (i, p) in raw.iter().enumerate() {
+        let key = format!("{key}[{i}]");
         let text = p.trim();
         if let Ok(ip) = text.parse::<IpAddr>() {
             trusted_proxies.push(IpNet::from(ip));
@@ -334,12 +393,7 @@ pub(super) fn throttle(raw: RawThrottle) -> Checked<ThrottleSettings> {
             );
         }
     }
-    let value = ThrottleSettings {
-        failures_per_client: raw.failures_per_client,
-        failures_per_address: raw.failures_per_address,
-        trusted_proxies,
-    };
-    Checked::new(value, f)
+    trusted_proxies
 }
 
 pub(super) fn log(raw: RawLog) -> Checked<LogFormat> {

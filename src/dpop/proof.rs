@@ -78,7 +78,7 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, Invalid> {
         .get("jwk")
         .and_then(Value::as_object)
         .ok_or("the DPoP proof header has no jwk object")?;
-    let (key, jkt) = proof_key(jwk)
+    let key = proof_key(jwk)
         .map_err(|_| "the DPoP proof jwk is not a usable public key (no private members)")?;
     if !key.algs.contains(&alg) {
         return Err("the DPoP proof alg does not match its jwk");
@@ -87,7 +87,7 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, Invalid> {
     jsonwebtoken::decode::<serde::de::IgnoredAny>(proof, &key.key, &validation)
         .map_err(|_| "the DPoP proof signature does not verify with its jwk")?;
     let claims = part(payload, "the DPoP proof payload is not base64url JSON")?;
-    check_claims(&claims, expected, jkt)
+    check_claims(&claims, expected, key.thumbprint)
 }
 
 fn check_claims(

@@ -11,10 +11,14 @@
 //! 5. [`own_headers`]: the request's header map, copied out of the
 //!    connection's buffer.
 //!
+//! [`client_cert`] is no middleware: it keeps a connection's client
+//! certificate and tells routes which certificate a request brings.
+//!
 //! Routes and policies leave what the access log should say in the
 //! request's [`Note`]. The admin listener has only [`own_headers`]. A new policy is one more
 //! module here and one more `wrap` in `startup`.
 
+pub mod client_cert;
 pub mod in_flight;
 mod note;
 pub mod own_headers;

@@ -24,6 +24,9 @@ pub struct PublicKey {
     /// both RS256 and PS256.
     pub algs: Vec<Algorithm>,
     pub key: DecodingKey,
+    /// RFC 7638 thumbprint (a DPoP proof's `cnf.jkt`; how a self-signed
+    /// client certificate's key is matched).
+    pub thumbprint: String,
 }
 
 impl std::fmt::Debug for PublicKey {
@@ -127,6 +130,11 @@ impl PublicKeys {
         self.keys.is_empty()
     }
 
+    /// Whether a key has this RFC 7638 thumbprint.
+    pub fn has_thumbprint(&self, thumbprint: &str) -> bool {
+        self.keys.iter().any(|k| k.thumbprint == thumbprint)
+    }
+
     pub fn kids(&self) -> impl Iterator<Item = Option<&str>> {
         self.keys.iter().map(|k| k.kid.as_deref())
     }
@@ -135,8 +143,12 @@ impl PublicKeys {
 /// A key a DPoP proof carries in its header (RFC 9449 §4.2): checked like
 /// a configured key (public, usable, its `alg` pinned to its type), with
 /// its RFC 7638 thumbprint, which a bound token names as `cnf.jkt`.
-pub fn proof_key(jwk: &Map<String, Value>) -> Result<(PublicKey, String), String> {
-    let key = parse_jwk(jwk)?;
+pub fn proof_key(jwk: &Map<String, Value>) -> Result<PublicKey, String> {
+    parse_jwk(jwk)
+}
+
+/// RFC 7638 over a JWK that [`parse_jwk`] accepted.
+fn jwk_thumbprint(jwk: &Map<String, Value>) -> String {
     let required: &[&str] = match jwk.get("kty").and_then(Value::as_str) {
         Some("EC") => &["crv", "kty", "x", "y"],
         Some("OKP") => &["crv", "kty", "x"],
@@ -148,7 +160,7 @@ pub fn proof_key(jwk: &Map<String, Value>) -> Result<(PublicKey, String), String
         .iter()
         .map(|name| (*name, jwk.get(*name).and_then(Value::as_str).unwrap_or("")))
         .collect();
-    Ok((key, thumbprint(&members)))
+    thumbprint(&members)
 }
 
 /// RFC 7638: SHA-256 over the required members in lexicographic order, no
@@ -237,7 +249,12 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Result<PublicKey, String> {
             ))
         }
     };
-    Ok(PublicKey { kid, algs, key })
+    Ok(PublicKey {
+        kid,
+        algs,
+        key,
+        thumbprint: jwk_thumbprint(jwk),
+    })
 }
 
 /// What a verification key may be: a public signature key.

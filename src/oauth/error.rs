@@ -50,6 +50,10 @@ pub enum OAuthError {
     /// a fresh one, sent as `DPoP-Nonce`.
     #[error("use_dpop_nonce")]
     UseDpopNonce { nonce: String },
+    /// Every slot of the in-process DPoP replay memory holds a proof not
+    /// yet expired (503).
+    #[error("temporarily_unavailable: too many recent DPoP proofs")]
+    ProofMemoryFull,
     /// The body did not arrive within `server.request_timeout` (408).
     #[error("request body too slow")]
     RequestTimeout,
@@ -92,6 +96,7 @@ impl OAuthError {
             | Self::Busy { .. }
             | Self::InFlight
             | Self::QuotaSpent { .. }
+            | Self::ProofMemoryFull
             | Self::StoreUnavailable => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
@@ -105,7 +110,9 @@ impl OAuthError {
             Self::PayloadTooLarge { .. } => 413,
             Self::RequestTimeout => 408,
             Self::MethodNotAllowed { .. } => 405,
-            Self::Busy { .. } | Self::InFlight | Self::StoreUnavailable => 503,
+            Self::Busy { .. } | Self::InFlight | Self::StoreUnavailable | Self::ProofMemoryFull => {
+                503
+            }
             Self::ServerError => 500,
             _ => 400,
         }
@@ -129,6 +136,7 @@ impl OAuthError {
                 "the DPoP proof must carry the nonce in the DPoP-Nonce header".into()
             }
             Self::StoreUnavailable => "the shared store does not answer; retry later".into(),
+            Self::ProofMemoryFull => "too many recent DPoP proofs to remember; retry later".into(),
             Self::PayloadTooLarge { limit } => {
                 format!("request body larger than {limit} bytes").into()
             }

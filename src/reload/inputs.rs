@@ -34,6 +34,13 @@ pub fn files(settings: &Settings) -> Vec<(&'static str, &Path)> {
             .iter()
             .map(|f| ("dpop nonce secret", f.as_path())),
     );
+    files.extend(
+        settings
+            .mtls
+            .files
+            .iter()
+            .map(|f| ("mtls ca file", f.as_path())),
+    );
     files
 }
 

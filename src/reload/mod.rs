@@ -120,6 +120,10 @@ impl Reloader {
         if let (Some(store), Some(cert)) = (&self.tls, cert) {
             store.store(cert);
         }
+        if let Some(store) = &self.tls {
+            let clients = snapshot.clients.iter();
+            store.ask_client_cert(clients.map(|c| &c.settings).any(|c| c.needs_certificate()));
+        }
         crate::keys::log_changes(&current.keys, &snapshot.keys);
         self.state.store.configure(snapshot.settings.store.as_ref());
         tracing::info!(kid = %snapshot.keys.active().kid, "configuration reloaded");

@@ -10,8 +10,9 @@ use actix_web::http::header::HeaderName;
 use actix_web::{web, HttpRequest};
 
 use super::body::{auth_header, read_form_body};
-use crate::auth::{Authenticator, Failure, Reason};
+use crate::auth::{Authenticator, ClientCertificate, Failure, Reason};
 use crate::clients::Client;
+use crate::http::client_cert::{self, Presented};
 use crate::http::Note;
 use crate::oauth::credentials::Credential;
 use crate::oauth::request::{ClientRequest, Rejected};
@@ -28,6 +29,15 @@ pub struct Refused {
     pub client: Option<Arc<Client>>,
 }
 
+/// A request whose client is authenticated.
+pub struct Authenticated<R> {
+    pub request: R,
+    pub client: Arc<Client>,
+    /// The client certificate the request brought (handshake or trusted
+    /// proxy), which a token may be bound to.
+    pub cert: Option<Arc<ClientCertificate>>,
+}
+
 /// The parsed request and its authenticated client. Whatever the outcome,
 /// the caller finishes with [`outcome`].
 pub async fn authenticated<R: ClientRequest>(
@@ -35,7 +45,7 @@ pub async fn authenticated<R: ClientRequest>(
     payload: web::Payload,
     state: &AppState,
     snapshot: &Snapshot,
-) -> Result<(R, Arc<Client>), Refused> {
+) -> Result<Authenticated<R>, Refused> {
     let header = auth_header(req);
     let timeout = snapshot.settings.server.request_timeout;
     let parsed = match read_form_body(req, payload, timeout).await {
@@ -46,8 +56,44 @@ pub async fn authenticated<R: ClientRequest>(
         client: named(snapshot, rejected.client_id.as_deref()),
         error: rejected.error,
     })?;
-    match authenticate(req, state, snapshot, request.credential()).await {
-        Ok(client) => Ok((request, client)),
+    let cert = match client_cert::presented(req, &snapshot.settings.mtls.trusted_proxies) {
+        Ok(Presented::Certificate(cert)) => Some(cert),
+        Ok(Presented::None) => None,
+        Ok(Presented::Untrusted) => {
+            // Ignored: only a trusted proxy vouches for a certificate.
+            state
+                .metrics
+                .auth_failures
+                .with_label_values(&[Reason::UntrustedClientCertHeader.label()])
+                .inc();
+            None
+        }
+        Err(reason) => {
+            state
+                .metrics
+                .auth_failures
+                .with_label_values(&[reason.label()])
+                .inc();
+            Note::update(req, |n| n.reason = Some(reason.label()));
+            return Err(Refused {
+                error: OAuthError::invalid_client("client authentication failed", false),
+                client: named(
+                    snapshot,
+                    request
+                        .credential()
+                        .client_ids()
+                        .first()
+                        .map(String::as_str),
+                ),
+            });
+        }
+    };
+    match authenticate(req, state, snapshot, request.credential(), cert.as_deref()).await {
+        Ok(client) => Ok(Authenticated {
+            request,
+            client,
+            cert,
+        }),
         Err(failure) => Err(Refused {
             error: failure.error(),
             client: failure.client,
@@ -62,6 +108,7 @@ async fn authenticate(
     state: &AppState,
     snapshot: &Snapshot,
     credential: &Credential,
+    cert: Option<&ClientCertificate>,
 ) -> Result<Arc<Client>, Failure> {
     let limits = &snapshot.settings.throttle;
     let forwarded = req
@@ -80,7 +127,7 @@ async fn authenticate(
         rules: &snapshot.assertion_rules,
         store: &state.store,
     };
-    let result = authenticator.authenticate(credential, source).await;
+    let result = authenticator.authenticate(credential, source, cert).await;
     if let Err(failure) = &result {
         let metrics = &state.metrics;
         metrics

@@ -57,6 +57,8 @@ fn document(snapshot: &Snapshot) -> serde_json::Value {
         "scopes_supported": scopes,
         "access_token_signing_alg_values_supported": algs,
         "dpop_signing_alg_values_supported": ALGS.iter().map(|(_, name)| *name).collect::<Vec<_>>(),
+        // RFC 8705 §3.3: tokens may be bound to the client certificate.
+        "tls_client_certificate_bound_access_tokens": true,
     });
     if auth_methods.contains(&AuthMethod::PrivateKeyJwt.name()) {
         let assertion_algs: Vec<&str> = ALGS.iter().map(|(_, name)| *name).collect();

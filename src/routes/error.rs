@@ -31,7 +31,7 @@ impl ResponseError for OAuthError {
             | Self::QuotaSpent { retry_after } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
-            Self::StoreUnavailable => {
+            Self::StoreUnavailable | Self::ProofMemoryFull => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             Self::UseDpopNonce { nonce } => {

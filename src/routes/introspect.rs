@@ -22,7 +22,7 @@ pub async fn introspect(
     let snapshot = state.snapshot();
     let (result, client) =
         match authenticated::<IntrospectionRequest>(&req, payload, &state, &snapshot).await {
-            Ok((request, client)) => (Ok(answer(&snapshot, &request)), Some(client)),
+            Ok(done) => (Ok(answer(&snapshot, &done.request)), Some(done.client)),
             Err(refused) => (Err(refused.error), refused.client),
         };
     outcome(&req, client, result.as_ref().err());

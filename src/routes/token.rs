@@ -6,11 +6,11 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::client::{authenticated, outcome};
-use crate::clients::Client;
+use super::client::{authenticated, outcome, Authenticated};
 use crate::clock::unix_now;
 use crate::config::Quota;
 use crate::dpop::{Dpop, Proof};
+use crate::oauth::credentials::Credential;
 use crate::oauth::request::TokenRequest;
 use crate::oauth::{grant, OAuthError};
 use crate::state::{AppState, Snapshot};
@@ -28,9 +28,9 @@ pub async fn token(
     let snapshot = state.snapshot();
     let (result, client) =
         match authenticated::<TokenRequest>(&req, payload, &state, &snapshot).await {
-            Ok((request, client)) => (
-                grant_and_sign(&req, &snapshot, &state, &client, &request).await,
-                Some(client),
+            Ok(done) => (
+                grant_and_sign(&req, &snapshot, &state, &done).await,
+                Some(done.client),
             ),
             Err(refused) => (Err(refused.error), refused.client),
         };
@@ -54,9 +54,9 @@ async fn grant_and_sign(
     req: &HttpRequest,
     snapshot: &Snapshot,
     state: &AppState,
-    client: &Client,
-    request: &TokenRequest,
+    done: &Authenticated<TokenRequest>,
 ) -> Result<HttpResponse, OAuthError> {
+    let (client, request) = (&*done.client, &done.request);
     let settings = &snapshot.settings;
     let now = unix_now();
     let proofs = req.headers().get_all(DPOP).map(|v| v.as_bytes());
@@ -65,19 +65,18 @@ async fn grant_and_sign(
         .check(proofs, req.path(), &client.settings, now)?;
     grant::check_grant_type(settings, client, &request.grant_type)?;
     let mut grant = grant::decide(settings, client, request)?;
+    if let Some(proof) = &proof {
+        // Once every check holds: only a client with valid credentials can
+        // fill the replay memory. Before the quota, so that a replayed
+        // proof costs none of it (a proof spent on a 429 is not: the
+        // client signs a new one for every request).
+        record_proof(state, snapshot, proof, req.path(), now).await?;
+    }
     // Only a request that would get a token counts against the quota.
     if let Some(quota) = &client.settings.quota {
         take_quota(state, &client.settings.id, quota, now).await?;
     }
-    if let Some(proof) = &proof {
-        // Last, once everything else holds: only a client with valid
-        // credentials can fill the replay memory.
-        record_proof(state, snapshot, proof, req.path(), now).await?;
-        grant.cnf = Some(Confirmation {
-            jkt: Some(proof.jkt.clone()),
-            x5t_s256: None,
-        });
-    }
+    grant.cnf = confirmation(proof.as_ref(), done);
     let token = snapshot
         .minter
         .mint(&client.claims, &grant, now)
@@ -106,6 +105,20 @@ async fn grant_and_sign(
         response.insert_header((DPOP_NONCE, nonce));
     }
     Ok(response.body(body))
+}
+
+/// What a token is bound to: the DPoP proof's key, and the client
+/// certificate when the client authenticated with it or has
+/// `certificate_bound` (RFC 8705 §3).
+fn confirmation(proof: Option<&Proof>, done: &Authenticated<TokenRequest>) -> Option<Confirmation> {
+    let by_certificate = matches!(done.request.credential, Credential::Absent { .. });
+    let x5t_s256 = done
+        .cert
+        .as_ref()
+        .filter(|_| by_certificate || done.client.settings.certificate_bound)
+        .map(|cert| cert.x5t_s256());
+    let jkt = proof.map(|p| p.jkt.clone());
+    (jkt.is_some() || x5t_s256.is_some()).then_some(Confirmation { jkt, x5t_s256 })
 }
 
 async fn take_quota(state: &AppState, id: &str, quota: &Quota, now: u64) -> Result<(), OAuthError> {

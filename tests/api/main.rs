@@ -15,6 +15,7 @@ mod jwks;
 mod keygen;
 mod keys_and_config;
 mod live;
+mod mtls;
 mod quotas;
 mod remote_jwks;
 mod store;

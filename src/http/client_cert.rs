@@ -1,0 +1,104 @@
+//! Where a client certificate comes from (RFC 8705, RFC 9440): the TLS
+//! handshake of the connection ([`capture`], run once per connection), or
+//! the `Client-Cert` header (`:base64 DER:`, with an optional
+//! `Client-Cert-Chain`) of a proxy that terminated TLS — believed only
+//! when the TCP peer, never `X-Forwarded-For`, is in `[mtls]
+//! trusted_proxies`. From any other peer the header is ignored.
+
+use std::any::Any;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_tls::accept::rustls_0_23::TlsStream;
+use actix_web::dev::Extensions;
+use actix_web::rt::net::TcpStream;
+use actix_web::HttpRequest;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use ipnet::IpNet;
+use rustls::pki_types::CertificateDer;
+
+use crate::auth::{ClientCertificate, Reason};
+
+/// The certificate of a TLS connection, kept with the connection.
+#[derive(Clone)]
+struct Handshake(Arc<ClientCertificate>);
+
+/// `on_connect`: keeps the client certificate of a TLS connection, if the
+/// client sent one.
+pub fn capture(connection: &dyn Any, extensions: &mut Extensions) {
+    let Some(tls) = connection.downcast_ref::<TlsStream<TcpStream>>() else {
+        return;
+    };
+    if let Some(chain) = tls.get_ref().1.peer_certificates() {
+        if !chain.is_empty() {
+            extensions.insert(Handshake(Arc::new(ClientCertificate {
+                chain: chain.iter().map(|c| c.clone().into_owned()).collect(),
+            })));
+        }
+    }
+}
+
+/// What a request brings.
+pub enum Presented {
+    None,
+    Certificate(Arc<ClientCertificate>),
+    /// A `Client-Cert` header from an untrusted peer: ignored, counted.
+    Untrusted,
+}
+
+/// The request's client certificate: the handshake's, else a trusted
+/// proxy's header; `Err` for a malformed header from a trusted proxy.
+pub fn presented(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Result<Presented, Reason> {
+    if let Some(Handshake(cert)) = req.conn_data::<Handshake>() {
+        return Ok(Presented::Certificate(Arc::clone(cert)));
+    }
+    let mut headers = req.headers().get_all("client-cert");
+    let Some(header) = headers.next() else {
+        return Ok(Presented::None);
+    };
+    let trusted = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .is_some_and(|ip| trusted(ip, trusted_proxies));
+    if !trusted {
+        return Ok(Presented::Untrusted);
+    }
+    if headers.next().is_some() {
+        return Err(Reason::BadClientCertHeader);
+    }
+    let leaf = header
+        .to_str()
+        .ok()
+        .and_then(byte_sequence)
+        .ok_or(Reason::BadClientCertHeader)?;
+    let mut chain = vec![leaf];
+    for value in req.headers().get_all("client-cert-chain") {
+        let text = value.to_str().map_err(|_| Reason::BadClientCertHeader)?;
+        for item in text.split(',') {
+            chain.push(byte_sequence(item).ok_or(Reason::BadClientCertHeader)?);
+        }
+    }
+    if crate::x509::parse(&chain[0]).is_none() {
+        return Err(Reason::BadClientCertHeader);
+    }
+    Ok(Presented::Certificate(Arc::new(ClientCertificate {
+        chain,
+    })))
+}
+
+fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
+    // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    proxies.iter().any(|net| net.contains(&ip))
+}
+
+/// An RFC 8941 byte sequence, `:base64:`, as DER.
+fn byte_sequence(text: &str) -> Option<CertificateDer<'static>> {
+    let inner = text.trim().strip_prefix(':')?.strip_suffix(':')?;
+    let der = STANDARD.decode(inner).ok()?;
+    (!der.is_empty()).then(|| CertificateDer::from(der))
+}
