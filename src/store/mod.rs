@@ -201,6 +201,30 @@ impl Store {
         }
     }
 
+    /// Whether `keys` reached a limit across the deployment, counting
+    /// nothing: for a credential known to be right, from a source that
+    /// failed on this replica (a reservation per right request would make
+    /// concurrent right requests refuse each other). `Ok(Ok(()))` without
+    /// a store.
+    pub async fn over_limit(
+        &self,
+        keys: Keys<'_>,
+        limits: Limits,
+    ) -> Result<Result<(), Refusal>, Unavailable> {
+        let Some(shared) = self.shared.load_full() else {
+            return Ok(Ok(()));
+        };
+        let started = Instant::now();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let result = shared.over_limit(keys, limits, now_ms).await;
+        match self.settle(&shared, "throttle_check", started, result) {
+            Some(decided) => Ok(decided),
+            None => self.fallback(&shared, "throttle_check", Ok(())),
+        }
+    }
+
     /// Takes one token from `client`'s quota at `now`.
     pub async fn take_quota(
         &self,

@@ -88,10 +88,12 @@ return 0
 /// the milliseconds into this minute and `ARGV[2..]` each pair's limit.
 /// Refused (nothing counted): `{pair, current, previous}` of the first
 /// limit reached, with the sliding-minute estimate of the in-process
-/// throttle. Else every current counter is incremented: 0.
+/// throttle. Else every current counter is incremented: 0. With a last
+/// `ARGV` of `peek`, the limits are only read: nothing is counted.
 const RESERVE_FAILURE: &str = r"
 local into = tonumber(ARGV[1])
 local pairs = (#KEYS - 1) / 2
+local peek = ARGV[#ARGV] == 'peek'
 for i = 1, pairs do
   local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
   local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
@@ -99,6 +101,9 @@ for i = 1, pairs do
   if estimate >= tonumber(ARGV[1 + i]) then
     return {i, current, previous}
   end
+end
+if peek then
+  return 0
 end
 for i = 1, pairs do
   redis.call('INCR', KEYS[2 * i - 1])
@@ -309,6 +314,30 @@ impl Shared {
         limits: Limits,
         now_ms: u64,
     ) -> Result<Result<Reserved, Refusal>, String> {
+        self.limit_script(keys, limits, now_ms, false).await
+    }
+
+    /// Whether a limit of `keys` is reached across the deployment, without
+    /// counting anything (for a credential already known to be right).
+    pub async fn over_limit(
+        &self,
+        keys: Keys<'_>,
+        limits: Limits,
+        now_ms: u64,
+    ) -> Result<Result<(), Refusal>, String> {
+        Ok(self
+            .limit_script(keys, limits, now_ms, true)
+            .await?
+            .map(|_| ()))
+    }
+
+    async fn limit_script(
+        &self,
+        keys: Keys<'_>,
+        limits: Limits,
+        now_ms: u64,
+        peek: bool,
+    ) -> Result<Result<Reserved, Refusal>, String> {
         let Some((tag, counters)) = self.counters(keys, limits) else {
             return Ok(Ok(Reserved::default()));
         };
@@ -331,7 +360,14 @@ impl Shared {
         for (_, limit, _) in &counters {
             invocation.arg(*limit);
         }
-        let answer = self.run_undoable(invocation, &reserved).await?;
+        let answer = if peek {
+            invocation.arg("peek");
+            self.run(|mut c| async move { invocation.invoke_async(&mut c).await })
+                .await?
+        } else {
+            self.run_undoable(invocation, &reserved).await?
+        };
+        let reserved = if peek { Reserved::default() } else { reserved };
         match answer {
             redis::Value::Int(0) => Ok(Ok(reserved)),
             redis::Value::Array(refused) => {

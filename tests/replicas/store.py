@@ -207,6 +207,36 @@ def assertion(client="signer"):
     return f"grant_type=client_credentials&client_assertion_type={JWT_BEARER}&client_assertion={a}"
 
 
+def dpop_proof(nonce=None):
+    """A fresh DPoP proof (RFC 9449) of C.dpop_key for the token endpoint."""
+    claims = {"jti": uuid.uuid4().hex, "htm": "POST", "htu": f"{ISSUER}/oauth2/token", "iat": int(time.time())}
+    if nonce:
+        claims["nonce"] = nonce
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(C.dpop_key.public_key()))
+    return jwt.encode(claims, C.dpop_key, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": public})
+
+
+def check_dpop(name):
+    """A proof accepted by one replica is refused by the others (the shared replay check),
+    and a nonce one replica issued is accepted by the others (the shared nonce secret)."""
+    proof = dpop_proof()
+    answers = [post("grant_type=client_credentials", auth=("steady", "steady-secret"), host=h,
+                    extra={"DPoP": proof}) for h in HOSTS]
+    sts = [s for s, _, _ in answers]
+    types = [json.loads(b).get("token_type") if s == 200 else error_code(b) for s, _, b in answers]
+    check(f"{name}: d: one DPoP proof sent to each replica: 200 DPoP, then 2 x 400 invalid_dpop_proof",
+          sts == [200, 400, 400] and types == ["DPoP", "invalid_dpop_proof", "invalid_dpop_proof"],
+          f"statuses {sts}, {types}")
+    auth = ("nonced", "nonced-secret")
+    s0, h0, b0 = post("grant_type=client_credentials", auth=auth, host=HOSTS[0], extra={"DPoP": dpop_proof()})
+    nonce = h0.get("DPoP-Nonce")
+    later = [post("grant_type=client_credentials", auth=auth, host=h, extra={"DPoP": dpop_proof(nonce)})
+             for h in HOSTS[1:]]
+    check(f"{name}: e: a DPoP nonce issued by replica 1 (400 use_dpop_nonce) is accepted by replicas 2 and 3",
+          s0 == 400 and error_code(b0) == "use_dpop_nonce" and nonce and [s for s, _, _ in later] == [200, 200],
+          f"first {s0} {error_code(b0)} nonce={'yes' if nonce else 'no'}, then {[s for s, _, _ in later]}")
+
+
 def write_config(store, quota=QUOTA, on_error="closed"):
     body = f'''issuer = "{ISSUER}"
 
@@ -229,13 +259,17 @@ audience = ["{R.AUD}"]
 failures_per_client = {FAILURES_PER_CLIENT}
 failures_per_address = 1000
 
+[dpop]
+nonce_secret_file = "{C.work}/dpop-nonce.key"
+
 [store]
 {store}
 key_file = "{C.work}/store-hash.key"
 timeout_ms = {TIMEOUT_MS}
 on_error = "{on_error}"
 '''
-    for cid, extra in (("steady", ""), ("guessed", ""), ("metered", f"quota = {{ per_hour = {quota} }}")):
+    for cid, extra in (("steady", ""), ("guessed", ""), ("metered", f"quota = {{ per_hour = {quota} }}"),
+                       ("nonced", "dpop_nonce = true")):
         body += f'''
 [[clients]]
 id = "{cid}"
@@ -331,10 +365,10 @@ def deploy(name, store, **kw):
 # ---------------------------------------------------------------- requests
 
 
-def post(body, auth=None, host=None, timeout=20):
+def post(body, auth=None, host=None, timeout=20, extra=None):
     """(status, headers, body) of one token request on a new connection: through the
-    balancer, or to replica address `host`."""
-    headers = {"Content-Type": FORM}
+    balancer, or to replica address `host`; `extra` headers added."""
+    headers = {"Content-Type": FORM, **(extra or {})}
     if auth:
         headers["Authorization"] = R.basic(*auth)
     base = f"https://{host}:{R.PUBLIC_PORT}" if host else ISSUER
@@ -450,8 +484,10 @@ def check_quota(name):
     spent = sum(delta(before, after, "tokenmint_quota_exceeded_total", client_id="metered"))
     throttled = sum(delta(before, after, "tokenmint_throttled_total"))
     check(f"{name}: c: {3 * QUOTA} concurrent requests of a client with quota {QUOTA}/h: exactly {QUOTA} x 200 "
-          f"and {2 * QUOTA} x 429 temporarily_unavailable, each with Retry-After",
-          n200 == QUOTA and n429 == 2 * QUOTA and good_retry and codes <= {"temporarily_unavailable"},
+          f"and {2 * QUOTA} x 429 temporarily_unavailable, each with Retry-After, every 429 the quota's "
+          "(the source failed before with another client: its right secret is still never throttled)",
+          n200 == QUOTA and n429 == 2 * QUOTA and good_retry and codes <= {"temporarily_unavailable"}
+          and spent == 2 * QUOTA and throttled == 0,
           f"{c}; of the 429: {spent} the quota's, {throttled} the brute-force limits' (no failure was made); "
           f"Retry-After {retry_shown}; errors {sorted(codes, key=str)}")
 
@@ -806,6 +842,9 @@ def main():
         f.write(os.urandom(32))
     os.chmod(f"{C.work}/store-hash.key", 0o600)
     make_signer()
+    C.dpop_key = ec.generate_private_key(ec.SECP256R1())
+    with open(f"{C.work}/dpop-nonce.key", "wb") as f:
+        f.write(os.urandom(32))
     r = R.run([C.bin, "keygen", "--alg", "ES256", "--now", "--dir", C.keys])
     if r.returncode != 0:
         raise RuntimeError(f"keygen: {r.stderr[-300:]}")
@@ -817,6 +856,7 @@ def main():
     # Before anything fails from this source: see check_concurrent_assertions.
     check_concurrent_assertions("1 standalone")
     check_replay("1 standalone")
+    check_dpop("1 standalone")
     check_throttle("1 standalone")
     check_quota("1 standalone")
     redis.stop()
@@ -826,6 +866,7 @@ def main():
     urls = ", ".join(f'"redis://127.0.0.1:{n.port}"' for n in nodes)
     deploy("2 cluster", f"cluster = [{urls}]")
     check_replay("2 cluster")
+    check_dpop("2 cluster")
     check_throttle("2 cluster")
     check_quota("2 cluster")
     for n in nodes:
