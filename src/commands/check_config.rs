@@ -9,8 +9,8 @@ use std::path::Path;
 
 use crate::clock::{self, unix_now};
 use crate::config::{
-    AssertionKeys, ClientSecret, KeySettings, KeySource, Settings, StoreSettings, TlsSettings,
-    TokenSettings,
+    AssertionKeys, ClientSecret, ClientSettings, KeySettings, KeySource, Settings, StoreSettings,
+    TlsSettings, TokenSettings,
 };
 use crate::keys::{alg_name, Key, KeySet, KeyState};
 
@@ -43,6 +43,7 @@ pub fn run(config: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::R
     }
     if let Some(s) = &report.settings {
         clients(s, out)?;
+        sender_constraints(s, out)?;
         if let Some(store) = &s.store {
             check_store(store, out, &mut found)?;
         }
@@ -242,6 +243,51 @@ fn key_source(source: &KeySource) -> String {
     }
 }
 
+/// What a client's tokens are bound to, and how its certificate is matched.
+fn binding(c: &ClientSettings) -> String {
+    let mut parts = Vec::new();
+    if let Some(subject) = &c.subject {
+        parts.push(format!("certificate subject {subject}"));
+    }
+    if c.certificate_bound {
+        parts.push("certificate-bound".to_string());
+    }
+    if c.require_dpop {
+        parts.push("DPoP required".to_string());
+    }
+    if c.dpop_nonce {
+        parts.push("DPoP nonce".to_string());
+    }
+    parts.iter().map(|p| format!("; {p}")).collect()
+}
+
+/// `[dpop]` and `[mtls]`, when they matter.
+fn sender_constraints(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
+    let d = &s.dpop;
+    writeln!(
+        out,
+        "dpop: proofs up to {} s old, {} s ahead; nonces {}",
+        d.proof_max_age,
+        d.leeway,
+        match (&d.nonce_secret, d.require_nonce) {
+            (None, _) => "off".to_string(),
+            (Some(_), true) => format!("required, {} s steps", d.nonce_lifetime),
+            (Some(_), false) => format!("for dpop_nonce clients, {} s steps", d.nonce_lifetime),
+        }
+    )?;
+    let m = &s.mtls;
+    if !m.roots.is_empty() || !m.trusted_proxies.is_empty() {
+        let proxies: Vec<String> = m.trusted_proxies.iter().map(ToString::to_string).collect();
+        writeln!(
+            out,
+            "mtls: {} CA certificate(s); Client-Cert believed from [{}]",
+            m.roots.len(),
+            proxies.join(" ")
+        )?;
+    }
+    Ok(())
+}
+
 fn clients(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
     for t in &s.trusted_issuers {
         writeln!(
@@ -258,7 +304,7 @@ fn clients(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
         let mut kinds: Vec<String> = c.secrets.iter().map(secret_kind).collect();
         match &c.assertion_keys {
             Some(AssertionKeys::Own(source)) => {
-                kinds.push(format!("private_key_jwt with {}", key_source(source)))
+                kinds.push(format!("public keys: {}", key_source(source)))
             }
             Some(AssertionKeys::Federated { issuer, subject }) => kinds.push(format!(
                 "federated: {} subject {subject}",
@@ -285,9 +331,10 @@ fn clients(s: &Settings, out: &mut dyn Write) -> std::io::Result<()> {
                 format!("; quota {}", caps.join(", "))
             }
         };
+        let binding = binding(c);
         writeln!(
             out,
-            "client: {} ({secret}; auth {}; scopes [{}]; audience [{}]; ttl {} s{quota})",
+            "client: {} ({secret}; auth {}; scopes [{}]; audience [{}]; ttl {} s{quota}{binding})",
             c.id,
             auth.join(", "),
             c.scopes.join(" "),

@@ -7,9 +7,24 @@
 
 use x509_parser::x509::X509Name;
 
-/// A parsed distinguished name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dn(Vec<Vec<(String, String)>>);
+/// A parsed distinguished name, and the text it was read from (for
+/// messages; names compare by their parsed form only).
+#[derive(Debug, Clone)]
+pub struct Dn(Vec<Vec<(String, String)>>, String);
+
+impl PartialEq for Dn {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Dn {}
+
+impl std::fmt::Display for Dn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
 
 /// The attribute names RFC 4514 §3 lists, and a few more that certificates
 /// use, with their OIDs.
@@ -128,7 +143,7 @@ impl Dn {
         }
         // RFC 4514 §2.1: the string lists the RDNs last first.
         rdns.reverse();
-        Ok(Self(rdns))
+        Ok(Self(rdns, text.trim().to_string()))
     }
 
     /// A certificate's subject (or issuer); `None` when a value is not a
@@ -144,7 +159,7 @@ impl Dn {
             set.sort();
             rdns.push(set);
         }
-        Some(Self(rdns))
+        Some(Self(rdns, name.to_string()))
     }
 }
 

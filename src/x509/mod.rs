@@ -45,6 +45,18 @@ pub enum Subject {
     Email(String),
 }
 
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Dn(dn) => write!(f, "DN \"{dn}\""),
+            Subject::Dns(name) => write!(f, "SAN DNS {name}"),
+            Subject::Uri(uri) => write!(f, "SAN URI {uri}"),
+            Subject::Ip(ip) => write!(f, "SAN IP {ip}"),
+            Subject::Email(email) => write!(f, "SAN email {email}"),
+        }
+    }
+}
+
 impl Subject {
     /// Whether `cert` carries this subject: its subject DN, or one of its
     /// subjectAltName entries of the kind.
