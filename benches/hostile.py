@@ -8,6 +8,10 @@ said otherwise), runs each scenario, prints what it measured and stops the
 server. Scenarios: concurrency, lockout, timing, slow_bodies, sources.
 Every loop is bounded in count and time; only 127.0.0.x is ever contacted.
 Standard library only, so it runs with the machine's python3.
+
+With TM_STORE_URL (e.g. redis://127.0.0.1:6390/0) every server uses that shared
+store (a fresh key file); the scenarios then also print the store's operations
+and their p99 (from tokenmint_store_operation_duration_seconds).
 """
 
 import asyncio
@@ -54,6 +58,11 @@ class Server:
                   f'[keys]\ndir = "{self.dir}/keys"\n'
                   f'[tokens]\naudience = ["https://api.example.com"]\n'
                   f"{throttle_toml}{clients}")
+        store_url = os.environ.get("TM_STORE_URL")
+        if store_url:
+            with open(f"{self.dir}/store.key", "wb") as f:
+                f.write(os.urandom(32))
+            config += f'\n[store]\nurl = "{store_url}"\nkey_file = "{self.dir}/store.key"\n'
         with open(f"{self.dir}/tm.toml", "w") as f:
             f.write(config)
         self.log = open(f"{self.dir}/log.txt", "w")
@@ -67,6 +76,37 @@ class Server:
             except OSError:
                 time.sleep(0.05)
         raise SystemExit(f"server did not start; see {self.dir}/log.txt")
+
+    def metrics(self):
+        with socket.create_connection((HOST, self.port), timeout=5) as conn:
+            conn.sendall(f"GET /metrics HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+        return data.decode(errors="replace")
+
+    def store_summary(self):
+        """Store operations by op and result, and each op's p99 from the histogram."""
+        if not os.environ.get("TM_STORE_URL"):
+            return ""
+        text = self.metrics()
+        ops, buckets = {}, {}
+        for line in text.splitlines():
+            if line.startswith("tokenmint_store_operations_total{"):
+                labels, value = line.rsplit(" ", 1)
+                ops[labels.split("{", 1)[1].rstrip("}")] = int(float(value))
+            elif line.startswith("tokenmint_store_operation_duration_seconds_bucket{"):
+                labels, value = line.rsplit(" ", 1)
+                fields = dict(kv.split("=", 1) for kv in labels.split("{", 1)[1].rstrip("}").split(","))
+                op, le = fields["op"].strip('"'), fields["le"].strip('"')
+                buckets.setdefault(op, []).append((float("inf") if le == "+Inf" else float(le), float(value)))
+        p99 = {}
+        for op, bs in buckets.items():
+            bs.sort()
+            total = bs[-1][1]
+            if total:
+                p99[op] = next(f"{le * 1000:g} ms" for le, n in bs if n >= 0.99 * total)
+        return f"  store operations {ops}; p99 (bucket bound) {p99}"
 
     def rss_kb(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -142,6 +182,9 @@ async def concurrency(binary):
         print(f"  200 concurrent unknown ids, one address: {tally(results)} (limit 30), "
               f"{elapsed:.1f} s; meanwhile a valid hashed client from another address: "
               f"{status} after {waited * 1000:.0f} ms")
+        summary = server.store_summary()
+        if summary:
+            print(summary)
     finally:
         server.stop()
 

@@ -10,6 +10,9 @@
 # and prints one line:
 # requests/s, non-200 responses, p99. Needs wrk (apt-get install wrk).
 # TM_EXTRA_CLIENTS=FILE appends more [[clients]] (a large configuration).
+# TM_DPOP=COUNT sends a DPoP proof with each request (benches/dpop.lua; COUNT
+# proofs made first with benches/dpop_proofs.py, which needs PyJWT: run with
+# the interop venv's python as TM_PYTHON, default tests/interop/.venv/bin/python).
 set -euo pipefail
 
 # With TM_STORE_URL (e.g. redis://127.0.0.1:6390/0), the server uses that
@@ -79,8 +82,16 @@ if [ "$reloads" -gt 0 ]; then
     ) &
     reloader=$!
 fi
+script=$here/token.lua
+if [ -n "${TM_DPOP:-}" ]; then
+    "${TM_PYTHON:-$here/../tests/interop/.venv/bin/python}" "$here/dpop_proofs.py" \
+        "http://127.0.0.1:$port/oauth2/token" "$TM_DPOP" >"$work/proofs"
+    export TM_DPOP_PROOFS=$work/proofs
+    script=$here/dpop.lua
+    kind="$kind+dpop"
+fi
 out=$(TM_CLIENT=bench TM_SECRET=$secret wrk -t2 -c64 -d"${seconds}s" --latency \
-    -s "$here/token.lua" "http://127.0.0.1:$port/oauth2/token")
+    -s "$script" "http://127.0.0.1:$port/oauth2/token")
 [ -n "$reloader" ] && wait "$reloader"
 sleep 1
 rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

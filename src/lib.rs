@@ -14,7 +14,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod crypto;
-mod dpop;
+pub mod dpop;
 mod http;
 pub mod jose;
 mod jwks;
