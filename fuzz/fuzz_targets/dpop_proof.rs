@@ -32,8 +32,11 @@ fn key() -> &'static (KeySet, String) {
         tokenmint::crypto::install_jwt_provider();
         let dir = tempfile::tempdir().expect("a temporary directory");
         let es256 = parse_alg("ES256").expect("ES256 is supported");
-        std::fs::write(dir.path().join("k.pem"), generate_pem(es256).expect("a key"))
-            .expect("writing the key");
+        std::fs::write(
+            dir.path().join("k.pem"),
+            generate_pem(es256).expect("a key"),
+        )
+        .expect("writing the key");
         let (keys, _) = KeySet::load(dir.path(), None, false).expect("the key set");
         let jwks = keys.jwks();
         let mut jwk = jwks["keys"][0].clone();
@@ -61,11 +64,18 @@ fuzz_target!(|data: &[u8]| {
         leeway: LEEWAY,
     };
     match mode % 3 {
-        0 => assert!(verify(text, &expected).is_err(), "a forged proof was accepted"),
+        0 => assert!(
+            verify(text, &expected).is_err(),
+            "a forged proof was accepted"
+        ),
         1 => {
             let (keys, header) = key();
             let mut proof = format!("{header}.{}", URL_SAFE_NO_PAD.encode(text));
-            let signature = keys.active().signer.sign(proof.as_bytes()).expect("signing");
+            let signature = keys
+                .active()
+                .signer
+                .sign(proof.as_bytes())
+                .expect("signing");
             proof.push('.');
             proof.push_str(&URL_SAFE_NO_PAD.encode(signature));
             if verify(&proof, &expected).is_ok() {
@@ -75,7 +85,10 @@ fuzz_target!(|data: &[u8]| {
                 let htu = claims["htu"].as_str().expect("htu is a string");
                 assert_eq!(normalise(htu).as_deref(), Some(HTU));
                 let iat = claims["iat"].as_f64().expect("iat is a number") as u64;
-                assert!(iat + MAX_AGE >= now && iat <= now + LEEWAY, "iat {iat} at {now}");
+                assert!(
+                    iat + MAX_AGE >= now && iat <= now + LEEWAY,
+                    "iat {iat} at {now}"
+                );
                 let jti = claims["jti"].as_str().expect("jti is a string");
                 assert!(!jti.is_empty() && jti.len() <= 256);
             }
