@@ -51,7 +51,8 @@ pub enum Command {
         iterations: u32,
     },
     /// Print a `[[clients]]` block for a new client: with a strong secret, printed
-    /// once before it, or (--jwks) with the client's public keys
+    /// once before it, or without a secret: the client's public keys (--jwks) or
+    /// its TLS client certificate (--tls-subject-dn, --self-signed-cert)
     NewClient {
         /// The client_id the client authenticates with (non-empty, no control characters)
         #[arg(long, value_name = "ID")]
@@ -59,11 +60,11 @@ pub enum Command {
         /// Space-separated scopes the client may ask for
         #[arg(long)]
         scopes: Option<String>,
-        /// The client's public keys: a JWK Set, one JWK, a PEM public key
-        /// (`BEGIN PUBLIC KEY`) or a PEM certificate. No secret: a
-        /// `private_key_jwt` client with these keys inline
-        #[arg(long, value_name = "FILE")]
-        jwks: Option<std::path::PathBuf>,
+        // What the client proves itself with instead of a secret; `None`:
+        // a secret. Named `jwks` after the first of its options, which
+        // main.rs destructures by that name.
+        #[command(flatten)]
+        jwks: Option<ClientKeys>,
     },
     /// Decode a token and verify it against the local keys or a JWK Set
     Inspect {
@@ -77,6 +78,28 @@ pub enum Command {
         #[arg(long, value_name = "FILE", requires = "jwks")]
         cacert: Option<PathBuf>,
     },
+}
+
+/// How a client without a secret proves itself (`new-client`): one of these.
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "client_keys", multiple = false)]
+pub struct ClientKeys {
+    /// The client's public keys: a JWK Set, one JWK, a PEM public key
+    /// (`BEGIN PUBLIC KEY`) or a PEM certificate. No secret: a
+    /// `private_key_jwt` client with these keys inline
+    #[arg(long, value_name = "FILE")]
+    pub jwks: Option<PathBuf>,
+    /// The subject DN of the client's certificate, as RFC 4514 writes it (last
+    /// RDN first, what `openssl x509 -noout -subject -nameopt RFC2253` prints),
+    /// e.g. "CN=inventory,O=Example". No secret: a `tls_client_auth` client,
+    /// whose certificate must chain to a CA of `[mtls] ca_file`
+    #[arg(long, value_name = "DN")]
+    pub tls_subject_dn: Option<String>,
+    /// The client's self-signed PEM certificate. No secret: a
+    /// `self_signed_tls_client_auth` client with the certificate's public key
+    /// inline (no chain or expiry is checked, only the key)
+    #[arg(long, value_name = "FILE")]
+    pub self_signed_cert: Option<PathBuf>,
 }
 
 impl Cli {

@@ -1238,3 +1238,98 @@ fn new_client_says_what_it_expects_of_a_file_it_cannot_use() {
         "{err}"
     );
 }
+
+/// `new-client --id ID --scopes stock:read` with `args`: the block on
+/// stdout, the note on stderr.
+fn new_client_printing(id: &str, args: &[&std::ffi::OsStr]) -> (String, String) {
+    let out = tokenmint()
+        .args(["new-client", "--id", id, "--scopes", "stock:read"])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    (String::from_utf8(out.stdout).unwrap(), err)
+}
+
+#[tokio::test]
+async fn new_client_prints_certificate_client_blocks_that_check_and_authenticate() {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+    use rcgen::{CertificateParams, CertifiedIssuer, DnType, KeyPair};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let ca_file = dir.path().join("client-ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    // Certificate order O, then CN: "CN=…,O=Example" in RFC 4514, with a
+    // comma in the CN that the DN escapes and the TOML block quotes.
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "Example");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Smith, John");
+    let by_ca = params
+        .signed_by(&KeyPair::generate().unwrap(), &ca)
+        .unwrap();
+    let own = CertificateParams::new(vec!["edge.example".into()])
+        .unwrap()
+        .self_signed(&KeyPair::generate().unwrap())
+        .unwrap();
+    let own_file = dir.path().join("edge.pem");
+    std::fs::write(&own_file, own.pem()).unwrap();
+
+    let dn = std::ffi::OsStr::new("CN=Smith\\, John,O=Example");
+    let (mut blocks, note) = new_client_printing("by-ca", &["--tls-subject-dn".as_ref(), dn]);
+    assert!(note.contains("[mtls] ca_file"), "{note}");
+    let (block, note) = new_client_printing(
+        "edge",
+        &["--self-signed-cert".as_ref(), own_file.as_os_str()],
+    );
+    assert!(note.contains("[mtls] trusted_proxies"), "{note}");
+    blocks.push_str(&block);
+    assert!(!blocks.contains("secret"), "{blocks}");
+
+    let mtls = format!("[mtls]\nca_file = {ca_file:?}\ntrusted_proxies = [\"127.0.0.1\"]\n");
+    let config = config_with_a_key(dir.path(), "", &format!("{blocks}{mtls}"));
+    let (ok, out, err) = check_config(&config);
+    assert!(ok, "{blocks}\n{out}\n{err}");
+
+    let app = spawn_app_with(|c| {
+        c.clients = blocks;
+        c.extra = mtls;
+    })
+    .await;
+    let http = helpers::http_client(None);
+    for (id, cert, status) in [
+        ("by-ca", by_ca.der(), 200),
+        ("edge", own.der(), 200),
+        ("by-ca", own.der(), 401),
+        ("edge", by_ca.der(), 401),
+    ] {
+        let res = http
+            .post(app.url("/oauth2/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Client-Cert", format!(":{}:", STANDARD.encode(cert)))
+            .body(format!("grant_type=client_credentials&client_id={id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{id}");
+        if status == 200 {
+            let body: serde_json::Value = res.json().await.unwrap();
+            let token = body["access_token"].as_str().unwrap();
+            let x5t = URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, cert));
+            assert_eq!(
+                helpers::segment(token, 1)["cnf"]["x5t#S256"],
+                serde_json::json!(x5t),
+                "{id}"
+            );
+        }
+    }
+}
