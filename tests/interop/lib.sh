@@ -84,7 +84,7 @@ setup_all() {
   setup_node
   export PY
   PYV=$("$PY" -c 'import importlib.metadata as m; print(" ".join(f"{p}=={m.version(p)}" for p in ("Authlib","joserfc","PyJWT","requests","cryptography")))')
-  NODEV=$(cd "$NODE_DIR" && node -e 'for (const p of ["openid-client","oauth4webapi","jose"]) process.stdout.write(p+"@"+require("./node_modules/"+p+"/package.json").version+" ")')
+  NODEV=$(cd "$NODE_DIR" && node -e 'for (const p of ["openid-client","oauth4webapi","jose","undici"]) process.stdout.write(p+"@"+require("./node_modules/"+p+"/package.json").version+" ")')
   log "python $("$PY" -c 'import platform; print(platform.python_version())'): $PYV"
   log "node $(node --version): $NODEV"
   log "curl: $(curl --version | head -n1 | cut -d' ' -f1-2), openssl: $(openssl version | cut -d' ' -f1-2)"
@@ -92,6 +92,22 @@ setup_all() {
 
 free_port() {
   "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# run_tool LABEL CMD...: run one checker (at most 180 s), stream its output, add its PASS/FAIL/SKIP lines
+# to the totals. Its output goes through $WORK/tool.out.
+run_tool() {
+  local label=$1; shift
+  local out=$WORK/tool.out rc=0 p f s
+  timeout 180 "$@" >"$out" 2>&1 || rc=$?
+  cat "$out"
+  p=$(grep -c '^PASS ' "$out" || true)
+  f=$(grep -c '^FAIL ' "$out" || true)
+  s=$(grep -c '^SKIP ' "$out" || true)
+  TOTAL_PASS=$((TOTAL_PASS + p)); TOTAL_FAIL=$((TOTAL_FAIL + f)); TOTAL_SKIP=$((TOTAL_SKIP + s))
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    fail "$label" "exited with status $rc without reporting a failing check (crash/timeout; output above)"
+  fi
 }
 
 # keygen ALG DIR: run `tokenmint keygen`, count it as a check, set KID to the printed kid

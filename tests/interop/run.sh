@@ -18,6 +18,11 @@
 # Then one DPoP run (RFC 9449): requests-oauth2client and oauth4webapi get DPoP-bound tokens
 # (cnf.jkt) for a require_dpop client and use them at examples/resource_server --listen, which
 # also refuses hand-made bad proofs; then the same against a server with [dpop] require_nonce.
+# Then the mTLS run (RFC 8705, tests/interop/mtls.sh): certificates made with openssl, tokenmint
+# over HTTPS with tls_client_auth and self_signed_tls_client_auth clients; curl --cert, PyJWT and
+# oauth4webapi TlsClientAuth() over an undici Agent get certificate-bound tokens (cnf.x5t#S256)
+# that examples/resource_server --tls-cert accepts over that certificate only; then the RFC 9440
+# Client-Cert header from a trusted proxy.
 # Last line: "N passed, N failed" (checks); exit status 1 if anything failed.
 #
 # Environment:
@@ -68,22 +73,6 @@ fi
 
 
 # ------------------------------------------------------------------ helpers
-
-# run_tool LABEL CMD...: run one checker, stream its output, add its PASS/FAIL lines to the totals.
-run_tool() {
-  local label=$1; shift
-  local out=$WORK/tool.out rc=0 p f s
-  timeout 180 "$@" >"$out" 2>&1 || rc=$?
-  cat "$out"
-  p=$(grep -c '^PASS ' "$out" || true)
-  f=$(grep -c '^FAIL ' "$out" || true)
-  s=$(grep -c '^SKIP ' "$out" || true)
-  TOTAL_PASS=$((TOTAL_PASS + p)); TOTAL_FAIL=$((TOTAL_FAIL + f)); TOTAL_SKIP=$((TOTAL_SKIP + s))
-  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-    fail "$label" "exited with status $rc without reporting a failing check (crash/timeout; output above)"
-  fi
-}
-
 
 # Rust example resource server: valid token accepted, tampered/wrong-audience token rejected.
 rust_checks() {
@@ -375,6 +364,10 @@ if KID="" && keygen ES256 "$DP/server-keys"; then
     stop_server
   fi
 fi
+
+# ------------------------------------------------------------------ mTLS run (RFC 8705, RFC 9440)
+log "mTLS (RFC 8705) and the RFC 9440 Client-Cert header: tests/interop/mtls.sh"
+run_tool "[mtls] mtls.sh" bash "$HERE/mtls.sh"
 
 echo
 [ "$TOTAL_SKIP" -gt 0 ] && echo "($TOTAL_SKIP check(s) skipped, see SKIP lines above)"
