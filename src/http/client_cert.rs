@@ -3,7 +3,8 @@
 //! the `Client-Cert` header (`:base64 DER:`, with an optional
 //! `Client-Cert-Chain`) of a proxy that terminated TLS — believed only
 //! when the TCP peer, never `X-Forwarded-For`, is in `[mtls]
-//! trusted_proxies`. From any other peer the header is ignored.
+//! trusted_proxies`, and then preferred to the proxy's own handshake
+//! certificate. From any other peer the header is ignored.
 
 use std::any::Any;
 use std::net::IpAddr;
@@ -13,7 +14,7 @@ use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::dev::Extensions;
 use actix_web::rt::net::TcpStream;
 use actix_web::HttpRequest;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use ipnet::IpNet;
 use rustls::pki_types::CertificateDer;
@@ -50,20 +51,27 @@ pub enum Presented {
 /// The request's client certificate: the handshake's, else a trusted
 /// proxy's header; `Err` for a malformed header from a trusted proxy.
 pub fn presented(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Result<Presented, Reason> {
-    if let Some(Handshake(cert)) = req.conn_data::<Handshake>() {
-        return Ok(Presented::Certificate(Arc::clone(cert)));
-    }
+    let handshake = || match req.conn_data::<Handshake>() {
+        Some(Handshake(cert)) => Presented::Certificate(Arc::clone(cert)),
+        None => Presented::None,
+    };
     let mut headers = req.headers().get_all("client-cert");
     let Some(header) = headers.next() else {
-        return Ok(Presented::None);
+        return Ok(handshake());
     };
     let trusted = req
         .peer_addr()
         .map(|a| a.ip())
         .is_some_and(|ip| trusted(ip, trusted_proxies));
     if !trusted {
-        return Ok(Presented::Untrusted);
+        return Ok(match handshake() {
+            Presented::None => Presented::Untrusted,
+            // The connection's own certificate stands; the header is ignored.
+            certificate => certificate,
+        });
     }
+    // A trusted proxy speaks for its client: the header, not the proxy's
+    // own certificate (RFC 9440 §6 recommends mTLS to the proxy).
     if headers.next().is_some() {
         return Err(Reason::BadClientCertHeader);
     }
@@ -96,9 +104,17 @@ fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
     proxies.iter().any(|net| net.contains(&ip))
 }
 
-/// An RFC 8941 byte sequence, `:base64:`, as DER.
+/// Padding optional: RFC 8941 §4.2.7 asks parsers not to fail without it.
+const BYTES: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// An RFC 8941 byte sequence, `:base64:`, as DER; parameters after it
+/// (`;name=value`, none defined by RFC 9440) are ignored.
 fn byte_sequence(text: &str) -> Option<CertificateDer<'static>> {
-    let inner = text.trim().strip_prefix(':')?.strip_suffix(':')?;
-    let der = STANDARD.decode(inner).ok()?;
+    let item = text.trim().split(';').next()?.trim_end();
+    let inner = item.strip_prefix(':')?.strip_suffix(':')?;
+    let der = BYTES.decode(inner).ok()?;
     (!der.is_empty()).then(|| CertificateDer::from(der))
 }

@@ -216,7 +216,7 @@ async fn certificates_authenticate_and_bind_tokens_over_tls() {
     let app = spawn_app_with(|c| {
         c.tls = Some((server.cert.clone(), server.key.clone()));
         c.clients = clients;
-        c.extra = format!("[mtls]\nca_file = \"{ca_file}\"\n");
+        c.extra = format!("[mtls]\nca_file = \"{ca_file}\"\ntrusted_proxies = [\"127.0.0.1\"]\n");
     })
     .await;
     let url = app.url("/oauth2/token");
@@ -309,6 +309,19 @@ async fn certificates_authenticate_and_bind_tokens_over_tls() {
             "{reason}"
         );
     }
+
+    // A trusted proxy with a certificate of its own speaks for its client
+    // through Client-Cert: the header counts, not the proxy's certificate.
+    let (status, body) = post(
+        &with(Some(&billing)),
+        &url,
+        &form("inventory"),
+        None,
+        &[("Client-Cert", inventory.header())],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(cnf(&body), json!({"x5t#S256": inventory.x5t()}));
 
     // certificate_bound: a secret client's token is bound to the
     // connection's certificate, and without one there is no token.
@@ -425,6 +438,23 @@ async fn the_client_cert_header_is_believed_from_trusted_proxies_only() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    // Without padding, and with parameters (RFC 8941 §4.2.7, §3.1.2).
+    let unpadded = format!(
+        ":{}:",
+        STANDARD.encode(&inventory.der).trim_end_matches('=')
+    );
+    let with_parameters = format!("{};x=1", inventory.header());
+    for value in [unpadded, with_parameters] {
+        let (status, body) = post(
+            &http,
+            &url,
+            &form("inventory"),
+            None,
+            &[("Client-Cert", value.clone())],
+        )
+        .await;
+        assert_eq!(status, 200, "{value}: {body}");
+    }
     // Chain-checked like a handshake certificate.
     let (status, _) = post(&http, &url, &form("inventory"), None, &header(&foreign)).await;
     assert_eq!(status, 401);
