@@ -34,7 +34,7 @@ impl Authenticator<'_> {
     pub(super) async fn certificate(
         &self,
         client_id: &str,
-        cert: Option<&ClientCertificate>,
+        cert: &ClientCertificate,
         source: Option<IpAddr>,
     ) -> Result<Arc<Client>, Failure> {
         let named = self.clients.get(client_id).cloned();
@@ -61,7 +61,7 @@ impl Authenticator<'_> {
     async fn check_certificate(
         &self,
         client: Option<&Arc<Client>>,
-        cert: Option<&ClientCertificate>,
+        cert: &ClientCertificate,
     ) -> Result<Arc<Client>, Reason> {
         let client = client.ok_or(Reason::UnknownClient)?;
         let settings = &client.settings;
@@ -69,10 +69,12 @@ impl Authenticator<'_> {
         let by_ca = methods.contains(&AuthMethod::TlsClientAuth);
         let self_signed = methods.contains(&AuthMethod::SelfSignedTlsClientAuth);
         if !by_ca && !self_signed {
-            return Err(Reason::NoCredentials);
+            return Err(Reason::MethodNotAllowed);
         }
-        let cert = cert.ok_or(Reason::NoCertificate)?;
-        let (leaf, intermediates) = cert.chain.split_first().ok_or(Reason::NoCertificate)?;
+        let (leaf, intermediates) = cert
+            .chain
+            .split_first()
+            .ok_or(Reason::CertificateMismatch)?;
         let parsed = crate::x509::parse(leaf).ok_or(Reason::CertificateMismatch)?;
         if by_ca {
             let chained = self.rules.client_ca.as_ref().is_some_and(|ca| {

@@ -91,8 +91,11 @@ reasons! {
     /// counted as a failure).
     StoreUnavailable => "store_unavailable",
     /// mTLS: the client authenticates with a certificate, or has its
-    /// tokens bound to one, and the request brought none.
-    NoCertificate => "no_certificate",
+    /// tokens bound to one, and the request brought none. `true`: its
+    /// other credential was right (`certificate_bound`), and the answer is
+    /// that of a wrong one; `false`: it sent only its id, and the answer is
+    /// that of no credentials at all.
+    NoCertificate(bool) => "no_certificate",
     /// mTLS: the certificate does not chain to `[mtls] ca_file`, or does
     /// not name the client, or its key is none of the client's.
     CertificateMismatch => "certificate_mismatch",
@@ -119,8 +122,9 @@ impl Failure {
     /// never tells which part was wrong (RFC 6749 §5.2 `invalid_client`).
     pub fn error(&self) -> OAuthError {
         match self.reason {
-            Reason::NoCredentials => OAuthError::invalid_client(
-                "client authentication is required (HTTP Basic or client_secret_post)",
+            // One answer whether the id names a certificate client or none.
+            Reason::NoCredentials | Reason::NoCertificate(false) => OAuthError::invalid_client(
+                "client authentication is required (HTTP Basic, client_secret_post, a client assertion or a client certificate)",
                 true,
             ),
             Reason::Throttled(refusal) => OAuthError::Throttled {
@@ -229,40 +233,52 @@ impl Authenticator<'_> {
         source: Option<IpAddr>,
         cert: Option<&ClientCertificate>,
     ) -> Result<Arc<Client>, Failure> {
-        let client = match credential {
-            Credential::Assertion(a) => self.assertion(a, source).await,
-            Credential::Basic(secret) => self.secret(credential, secret, true, source).await,
-            Credential::Post(secret) => self.secret(credential, secret, false, source).await,
-            Credential::Absent {
-                client_id: Some(id),
-            } if self.by_certificate(id) => self.certificate(id, cert, source).await,
-            Credential::Absent { .. } => Err(Failure {
+        let started = Instant::now();
+        let basic = matches!(credential, Credential::Basic(_));
+        let client = match (credential, cert) {
+            (Credential::Assertion(a), _) => self.assertion(a, source).await,
+            (Credential::Basic(secret), _) => self.secret(credential, secret, true, source).await,
+            (Credential::Post(secret), _) => self.secret(credential, secret, false, source).await,
+            // Any id with a certificate is checked (counted, answered after
+            // the uniform delay), known or not: the answer tells nothing.
+            (
+                Credential::Absent {
+                    client_id: Some(id),
+                },
+                Some(cert),
+            ) => self.certificate(id, cert, source).await,
+            (Credential::Absent { .. }, None) => {
+                let client = self.clients.find(credential.client_ids()).cloned();
+                let by_certificate = client.as_ref().is_some_and(|c| by_certificate(c));
+                Err(Failure {
+                    reason: if by_certificate {
+                        Reason::NoCertificate(false)
+                    } else {
+                        Reason::NoCredentials
+                    },
+                    client,
+                    basic: true,
+                })
+            }
+            (Credential::Absent { client_id: None }, Some(_)) => Err(Failure {
                 reason: Reason::NoCredentials,
-                client: self.clients.find(credential.client_ids()).cloned(),
+                client: None,
                 basic: true,
             }),
         }?;
-        // Its tokens are bound to a certificate: without one, none.
         if client.settings.certificate_bound && cert.is_none() {
-            return Err(Failure {
-                reason: Reason::NoCertificate,
-                client: Some(client),
-                basic: false,
+            // Its tokens are bound to a certificate: without one, none. The
+            // right credential is answered as a wrong one, counted and after
+            // the same delay, or time and headers would tell it was right.
+            return Err(match self.attempt(Some(&client), source, basic) {
+                Ok(mut attempt) => {
+                    attempt.started = started;
+                    attempt.fail(Reason::NoCertificate(true)).await
+                }
+                Err(throttled) => throttled,
             });
         }
         Ok(client)
-    }
-
-    /// Whether the client `id` names may authenticate with a certificate.
-    fn by_certificate(&self, id: &str) -> bool {
-        self.clients.get(id).is_some_and(|c| {
-            c.settings.auth_methods.iter().any(|m| {
-                matches!(
-                    m,
-                    AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
-                )
-            })
-        })
     }
 
     /// The throttle step every flow starts with: refused (429) before any
@@ -331,6 +347,16 @@ impl Authenticator<'_> {
             _ => failure, // counted (or the store failed: the local count stands)
         }
     }
+}
+
+/// Whether `client` may authenticate with a certificate.
+fn by_certificate(client: &Client) -> bool {
+    client.settings.auth_methods.iter().any(|m| {
+        matches!(
+            m,
+            AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+        )
+    })
 }
 
 /// Whether a failure counts against the limits (a check ran and failed).

@@ -249,7 +249,12 @@ fn assertion_keys(
     }
     match given.as_slice() {
         [] => {
-            at.unset(f, "jwks", "uses private_key_jwt but has no keys: set one of jwks, jwks_file, jwks_uri or federated (make a block with `tokenmint new-client --id ID --jwks FILE`)");
+            let message = if self_signed && !methods.contains(&AuthMethod::PrivateKeyJwt) {
+                "uses self_signed_tls_client_auth but has no keys: set one of jwks, jwks_file or jwks_uri (make a block with `tokenmint new-client --id ID --self-signed-cert FILE`)"
+            } else {
+                "uses private_key_jwt but has no keys: set one of jwks, jwks_file, jwks_uri or federated (make a block with `tokenmint new-client --id ID --jwks FILE`)"
+            };
+            at.unset(f, "jwks", message);
             return None;
         }
         [_] => {}

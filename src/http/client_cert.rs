@@ -3,8 +3,9 @@
 //! the `Client-Cert` header (`:base64 DER:`, with an optional
 //! `Client-Cert-Chain`) of a proxy that terminated TLS — believed only
 //! when the TCP peer, never `X-Forwarded-For`, is in `[mtls]
-//! trusted_proxies`, and then preferred to the proxy's own handshake
-//! certificate. From any other peer the header is ignored.
+//! trusted_proxies`; the handshake certificate of a trusted proxy is its
+//! own, never its client's, and is not used. From any other peer the
+//! header is ignored.
 
 use std::any::Any;
 use std::net::IpAddr;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::dev::Extensions;
+use actix_web::http::header::HeaderName;
 use actix_web::rt::net::TcpStream;
 use actix_web::HttpRequest;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -20,6 +22,10 @@ use ipnet::IpNet;
 use rustls::pki_types::CertificateDer;
 
 use crate::auth::{ClientCertificate, Reason};
+
+// Names made once: a `&str` name is parsed and hashed again on every lookup.
+const CLIENT_CERT: HeaderName = HeaderName::from_static("client-cert");
+const CLIENT_CERT_CHAIN: HeaderName = HeaderName::from_static("client-cert-chain");
 
 /// The certificate of a TLS connection, kept with the connection.
 #[derive(Clone)]
@@ -55,14 +61,20 @@ pub fn presented(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Result<Present
         Some(Handshake(cert)) => Presented::Certificate(Arc::clone(cert)),
         None => Presented::None,
     };
-    let mut headers = req.headers().get_all("client-cert");
-    let Some(header) = headers.next() else {
-        return Ok(handshake());
-    };
+    let mut headers = req.headers().get_all(CLIENT_CERT);
     let trusted = req
         .peer_addr()
         .map(|a| a.ip())
         .is_some_and(|ip| trusted(ip, trusted_proxies));
+    let Some(header) = headers.next() else {
+        // A trusted proxy's own certificate (RFC 9440 §6 recommends mTLS to
+        // the proxy) is never its client's: without the header, none.
+        return Ok(if trusted {
+            Presented::None
+        } else {
+            handshake()
+        });
+    };
     if !trusted {
         return Ok(match handshake() {
             Presented::None => Presented::Untrusted,
@@ -70,8 +82,7 @@ pub fn presented(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Result<Present
             certificate => certificate,
         });
     }
-    // A trusted proxy speaks for its client: the header, not the proxy's
-    // own certificate (RFC 9440 §6 recommends mTLS to the proxy).
+    // A trusted proxy speaks for its client: the header.
     if headers.next().is_some() {
         return Err(Reason::BadClientCertHeader);
     }
@@ -81,7 +92,7 @@ pub fn presented(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Result<Present
         .and_then(byte_sequence)
         .ok_or(Reason::BadClientCertHeader)?;
     let mut chain = vec![leaf];
-    for value in req.headers().get_all("client-cert-chain") {
+    for value in req.headers().get_all(CLIENT_CERT_CHAIN) {
         let text = value.to_str().map_err(|_| Reason::BadClientCertHeader)?;
         for item in text.split(',') {
             chain.push(byte_sequence(item).ok_or(Reason::BadClientCertHeader)?);

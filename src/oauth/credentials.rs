@@ -42,7 +42,7 @@ impl<'a> AuthHeader<'a> {
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The credential a request presents: one variant per authentication
-/// method (certificates are to come), or none.
+/// method, or none (which a client certificate may stand for: `auth`).
 #[derive(Debug)]
 pub enum Credential {
     /// `client_secret_basic`.

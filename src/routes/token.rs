@@ -3,7 +3,7 @@
 //! (401/429), the grant type checked and the grant decided (400), then one
 //! signature. This handler only sequences, renders and counts.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderName};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::client::{authenticated, outcome, Authenticated};
@@ -17,8 +17,9 @@ use crate::state::{AppState, Snapshot};
 use crate::store::Replay;
 use crate::token::Confirmation;
 
-const DPOP: &str = "dpop";
-const DPOP_NONCE: &str = "dpop-nonce";
+// Names made once: a `&str` name is parsed and hashed again on every lookup.
+const DPOP: HeaderName = HeaderName::from_static("dpop");
+const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 pub async fn token(
     req: HttpRequest,
