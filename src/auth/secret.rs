@@ -31,9 +31,10 @@ impl Authenticator<'_> {
     ) -> Result<Arc<Client>, Failure> {
         let named = self.clients.find(credential.client_ids()).cloned();
         let attempt = self.attempt(named.as_ref(), source, basic)?;
-        let right = self.known_right(&attempt, secret);
-        if right && self.store.is_shared() && self.state.throttle.source_has_failures(attempt.keys)
-        {
+        // Only with a store: the check below makes the quick check again.
+        let shared = self.store.is_shared();
+        let right = shared && self.known_right(&attempt, secret);
+        if right && self.state.throttle.source_has_failures(attempt.keys) {
             // Over a limit across the deployment: 429 before the check, as
             // for any credential; under it, nothing is reserved.
             match self.store.over_limit(attempt.keys, attempt.limits).await {
@@ -42,8 +43,7 @@ impl Authenticator<'_> {
                 Err(_) => return Err(attempt.failure(Reason::StoreUnavailable)),
             }
         }
-        let shared = self.store.is_shared() && !right;
-        let reservation = self.reserve_shared(&attempt, shared).await?;
+        let reservation = self.reserve_shared(&attempt, shared && !right).await?;
         let result = self.secret_checked(&attempt, credential, secret).await;
         settle(reservation, &result);
         result
