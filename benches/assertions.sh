@@ -117,3 +117,4 @@ for r in $(seq "$rounds"); do
     TM_ASSERTIONS=$work/workload.txt TM_REUSE=1 run workload -s "$here/assertion.lua"
 done
 echo "server RSS after the run: $(awk '/^VmRSS/ {print $2 / 1024 " MB"}' "/proc/$pid/status")"
+[ -z "${TM_STORE_URL:-}" ] || python3 "$here/store_p99.py" "http://127.0.0.1:$port/metrics"

@@ -100,3 +100,4 @@ errors=$(awk '/Socket errors/ {print $0}' <<<"$out")
 p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
 reloaded=$(grep -c "configuration reloaded" "$work/log" || true)
 echo "$bin $kind: ${rps} req/s, non-200 ${non200}, p99 ${p99}${errors:+, $errors}, reloads applied ${reloaded}/${reloads}"
+[ -z "${TM_STORE_URL:-}" ] || python3 "$here/store_p99.py" "http://127.0.0.1:$port/metrics"
