@@ -1,7 +1,10 @@
 //! `POST /oauth2/token`: the hot path. The body is read, parsed once into a
 //! `TokenRequest` (every syntax check: 400), the client authenticated
-//! (401/429), the grant type checked and the grant decided (400), then one
-//! signature. This handler only sequences, renders and counts.
+//! (401/429), the DPoP proof checked (400), the grant type checked and the
+//! grant decided (400), the proof's `jti` recorded and the quota taken
+//! (400/429/503), then one signature, bound to the proof's key and the
+//! client certificate when there are. This handler only sequences, renders
+//! and counts.
 
 use actix_web::http::header::{self, HeaderName};
 use actix_web::{web, HttpRequest, HttpResponse};

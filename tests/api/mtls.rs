@@ -563,3 +563,101 @@ async fn mtls_settings_that_cannot_work_are_refused_with_the_fix() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_client_ca_and_the_nonce_secret_are_reloaded_like_the_other_files() {
+    let s = setup();
+    let secret = s._dir.path().join("nonce.key");
+    std::fs::write(&secret, [1u8; 32]).unwrap();
+    let (ca_file, clients, secret_path) = (s.ca_file.clone(), clients(&s), secret.clone());
+    let app = spawn_app_with(move |c| {
+        c.clients = clients;
+        c.extra = format!(
+            "[mtls]\nca_file = \"{ca_file}\"\ntrusted_proxies = [\"127.0.0.1\"]\n[dpop]\nrequire_nonce = true\nnonce_secret_file = \"{}\"\n",
+            secret_path.display()
+        );
+    })
+    .await;
+    let http = http_client(None);
+    let url = app.url("/oauth2/token");
+    // A certificate from a CA not (yet) in ca_file.
+    let next_ca = ca("tokenmint test-only next client CA");
+    let inventory = client_cert("inventory", Some(&next_ca), false);
+    let status = |cert: &Cert| {
+        let (http, url, value) = (http.clone(), url.clone(), cert.header());
+        async move {
+            post(
+                &http,
+                &url,
+                &form("inventory"),
+                None,
+                &[("Client-Cert", value)],
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(status(&inventory).await, 401);
+    std::fs::write(&s.ca_file, next_ca.pem()).unwrap();
+    let start = std::time::Instant::now();
+    while status(&inventory).await != 200 {
+        assert!(
+            start.elapsed().as_secs() < 3,
+            "the new CA file was not applied within 3 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The certificates of the old CA are refused from then on.
+    let old = client_cert("inventory", Some(&s.issuer), false);
+    assert_eq!(status(&old).await, 401);
+
+    // A nonce made under the old secret stops working once the file changes.
+    let key = crate::assertions::ClientKey::new("ES256", None);
+    let proof = |nonce: Option<&str>| {
+        let mut claims = json!({"jti": format!("j{}", rand_u64()), "htm": "POST", "htu": format!("{ISSUER}/oauth2/token"), "iat": unix_now()});
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
+        }
+        key.sign_with_header(
+            &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk}),
+            &claims,
+        )
+    };
+    let dpop = |p: String| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let res = http
+                .post(&url)
+                .header("Authorization", basic("svc", "svc-secret"))
+                .header("DPoP", p)
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap();
+            let nonce = res
+                .headers()
+                .get("dpop-nonce")
+                .map(|v| v.to_str().unwrap().to_string());
+            (res.status().as_u16(), nonce)
+        }
+    };
+    let (status_code, nonce) = dpop(proof(None)).await;
+    assert_eq!(status_code, 400);
+    let nonce = nonce.unwrap();
+    assert_eq!(dpop(proof(Some(&nonce))).await.0, 200);
+    std::fs::write(&secret, [2u8; 32]).unwrap();
+    let start = std::time::Instant::now();
+    while dpop(proof(Some(&nonce))).await.0 != 400 {
+        assert!(
+            start.elapsed().as_secs() < 3,
+            "the new nonce secret was not applied within 3 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn rand_u64() -> u64 {
+    let mut b = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).unwrap();
+    u64::from_le_bytes(b)
+}
