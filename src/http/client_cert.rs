@@ -27,6 +27,10 @@ use crate::auth::{ClientCertificate, Reason};
 const CLIENT_CERT: HeaderName = HeaderName::from_static("client-cert");
 const CLIENT_CERT_CHAIN: HeaderName = HeaderName::from_static("client-cert-chain");
 
+/// Certificates of a chain kept (the leaf and its intermediates): enough
+/// for any real chain, and a bound on what each connection keeps.
+const MAX_CHAIN: usize = 4;
+
 /// The certificate of a TLS connection, kept with the connection.
 #[derive(Clone)]
 struct Handshake(Arc<ClientCertificate>);
@@ -40,7 +44,11 @@ pub fn capture(connection: &dyn Any, extensions: &mut Extensions) {
     if let Some(chain) = tls.get_ref().1.peer_certificates() {
         if !chain.is_empty() {
             extensions.insert(Handshake(Arc::new(ClientCertificate {
-                chain: chain.iter().map(|c| c.clone().into_owned()).collect(),
+                chain: chain
+                    .iter()
+                    .take(MAX_CHAIN)
+                    .map(|c| c.clone().into_owned())
+                    .collect(),
             })));
         }
     }
@@ -98,6 +106,7 @@ pub fn presented(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Result<Present
             chain.push(byte_sequence(item).ok_or(Reason::BadClientCertHeader)?);
         }
     }
+    chain.truncate(MAX_CHAIN);
     if crate::x509::parse(&chain[0]).is_none() {
         return Err(Reason::BadClientCertHeader);
     }

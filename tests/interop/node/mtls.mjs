@@ -141,13 +141,18 @@ for (const c of clients) {
     return `kid=${protectedHeader.kid}`;
   });
 
-  await check(`oauth4webapi TlsClientAuth() without a client certificate, client ${c.id} -> 401 invalid_client`, async () => {
+  // Without a certificate, an id sent alone is answered as a request without
+  // credentials (401 with the Basic challenge), whether or not the id names a
+  // certificate client: oauth4webapi reports the challenge.
+  await check(`oauth4webapi TlsClientAuth() without a client certificate, client ${c.id} -> 401 with the Basic challenge`, async () => {
     try {
       await grant(c, anonymous);
     } catch (err) {
-      expect(err instanceof oauth.ResponseBodyError, `not a ResponseBodyError: ${describe(err)}`);
-      expect(err.status === 401 && err.error === 'invalid_client', `status ${err.status} error ${err.error}`);
-      return `${err.status} ${err.error}`;
+      expect(err instanceof oauth.WWWAuthenticateChallengeError, `not a challenge error: ${describe(err)}`);
+      expect(err.status === 401, `status ${err.status}`);
+      const challenge = err.cause.find((ch) => ch.scheme === 'basic');
+      expect(challenge !== undefined, `challenges ${JSON.stringify(err.cause)}`);
+      return `${err.status}, Basic challenge`;
     }
     throw new Error('a token was issued without a certificate');
   });
