@@ -84,12 +84,14 @@ pub fn run(
             }
         )
     };
-    writeln!(
-        err,
-        "wrote {} ({}); it is published as soon as the servers load it and {signs}",
+    // One write: a terminal or a container runtime relaying the two streams
+    // shows the line whole.
+    let line = format!(
+        "wrote {} ({}); it is published as soon as the servers load it and {signs}\n",
         path.display(),
         crate::keys::alg_name(alg)
-    )?;
+    );
+    err.write_all(line.as_bytes())?;
     writeln!(out, "{kid}")?;
     Ok(())
 }
